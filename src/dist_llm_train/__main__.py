@@ -1,0 +1,3 @@
+from dist_llm_train.cli import main
+
+raise SystemExit(main())

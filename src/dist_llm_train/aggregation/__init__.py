@@ -1,0 +1,1 @@
+"""aggregation layer (see DESIGN.md)."""

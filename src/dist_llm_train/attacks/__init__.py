@@ -1,0 +1,1 @@
+"""attacks layer (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""Subcommands of `dist-llm-train`; each module has `register(subparsers)`."""

@@ -1,0 +1,1 @@
+"""compression layer (see DESIGN.md)."""

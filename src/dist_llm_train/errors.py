@@ -1,0 +1,26 @@
+"""Exception types shared by every layer.
+
+Each one carries a message meant for a person: what is wrong and how to fix it. Catching these
+(and only these) at the CLI boundary lets the program print the message without a traceback,
+while real bugs still surface with one.
+"""
+
+
+class DistLLMError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(DistLLMError, ValueError):
+    """A run configuration (YAML file, --set override or Python dict) is invalid."""
+
+
+class DecodeError(DistLLMError, ValueError):
+    """Bytes received from the network (or a file) are not a valid encoded message."""
+
+
+class PreconditionError(DistLLMError, ValueError):
+    """An algorithm cannot give its guarantee for these arguments (for example Krum with n < 2f + 3)."""
+
+
+class ResourceNotFoundError(DistLLMError, FileNotFoundError):
+    """A model, tokenizer, corpus or checkpoint the run needs is not on this machine."""
