@@ -13,12 +13,9 @@ if TYPE_CHECKING:
 
 def num_workers(cfg: RunConfig) -> int:
     """How many workers the network section describes."""
-    net = cfg.network
-    if net.workers:
-        return sum(w.count for w in net.workers)
-    if net.num_workers is not None:
-        return net.num_workers
-    return 4 if net.preset == "multi-region" else 1
+    from dist_llm_train.network import build_topology
+
+    return len(build_topology(cfg.network))
 
 
 def buffer_size(cfg: RunConfig) -> int:
@@ -28,9 +25,9 @@ def buffer_size(cfg: RunConfig) -> int:
 
 
 def check_run(cfg: RunConfig) -> None:
-    n = num_workers(cfg)
     if cfg.network.preset == "custom" and not cfg.network.workers:
         raise ValueError("network.preset is 'custom' but network.workers is empty: list the workers' links")
+    n = num_workers(cfg)
     k = buffer_size(cfg)
     if k > n:
         raise ValueError(f"sync.buffer_size = {k} is larger than the number of workers ({n}); use at most {n}")

@@ -1,1 +1,1 @@
-"""runtime layer (see DESIGN.md)."""
+"""Runtimes decide when things happen and how bytes move: `sim` (virtual clock) and `grpc` (real)."""

@@ -1,0 +1,241 @@
+"""Simulator: a discrete-event loop over virtual time around the real algorithm core.
+
+Gradients are computed for real (the model really trains); only time is simulated. A worker's
+round is: pull (download time from the bytes it receives over its link), compute (time from its
+hardware profile and the model's FLOPs), push (upload time from the exact wire bytes of its
+encoded update). The server admits the update through the coordinator and, when the buffer is
+full, aggregates and steps (aggregation time from the bytes it touches). Same seed, same event
+log, same parameters.
+
+The worker's computation is executed when its pull is processed: its result depends only on the
+parameters it pulled and its own data, so running it early and delivering it at the simulated
+arrival time is exact.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from dist_llm_train.network.topology import Topology
+from dist_llm_train.runtime.sim.events import EventQueue
+from dist_llm_train.sync.parameter_server import ParameterServer
+from dist_llm_train.worker.worker_logic import UpdateMessage, WorkerLogic
+
+#: effective memory bandwidth of the server when aggregating (bytes/s); rules scale it by their cost
+SERVER_BYTES_PER_SECOND = 5e9
+
+
+@dataclass
+class SimResult:
+    virtual_time: float
+    wall_time: float
+    server_steps: int
+    stopped_by: str
+    curve: list[dict]
+    wall_breakdown: dict
+    worker_compute_time: list[float]
+
+    def utilization(self) -> list[float]:
+        if self.virtual_time <= 0:
+            return [0.0 for _ in self.worker_compute_time]
+        return [c / self.virtual_time for c in self.worker_compute_time]
+
+
+@dataclass
+class SimOptions:
+    max_server_steps: int
+    virtual_time_budget: float | None = None
+    target_loss: float | None = None
+    eval_every: int = 50
+    flops_per_token: float = 0.0  # 6 x parameters for a forward + backward
+    max_wall_seconds: float | None = None
+    log_every_event: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+class Simulator:
+    def __init__(
+        self,
+        server: ParameterServer,
+        workers: list[WorkerLogic],
+        topology: Topology,
+        decode: Callable[[bytes], torch.Tensor],
+        options: SimOptions,
+        evaluate: Callable[[torch.Tensor], dict] | None = None,
+        downlink=None,
+        dense_down_bytes: int | None = None,
+        event_log=None,
+        seed: int = 0,
+        on_eval: Callable[[dict], None] | None = None,
+    ):
+        if server.coordinator is None:
+            raise ValueError("the simulator needs a ParameterServer with a coordinator")
+        if len(workers) != len(topology):
+            raise ValueError(f"{len(workers)} workers but the topology has {len(topology)} links")
+        self.server = server
+        self.coord = server.coordinator
+        self.workers = workers
+        self.topology = topology
+        self.decode = decode
+        self.opt = options
+        self.evaluate = evaluate
+        self.downlink = downlink
+        self.dense_down_bytes = dense_down_bytes if dense_down_bytes is not None else 4 * server.numel + 32
+        self.log = event_log
+        self.on_eval = on_eval
+        self.rngs = [random.Random(seed * 1_000_003 + i) for i in range(len(workers))]
+        self.queue = EventQueue()
+        self.now = 0.0
+        self.samples_applied = 0
+        self.compute_time = [0.0] * len(workers)
+        self.last_base = [-1] * len(workers)
+        self.waiting: list[int] = []
+        self.curve: list[dict] = []
+        self.wall = {"compute": 0.0, "encode": 0.0, "decode": 0.0, "aggregate": 0.0, "eval": 0.0, "downlink": 0.0}
+        self.train_loss_ema: float | None = None
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _emit(self, kind: str, **fields) -> None:
+        if self.log is not None:
+            self.log.write({"t": round(self.now, 9), "event": kind, **fields})
+
+    def _aggregation_time(self, k: int) -> float:
+        cost = getattr(self.coord.aggregator, "cost_factor", 1.0)
+        return cost * k * self.server.numel * 4 / SERVER_BYTES_PER_SECOND
+
+    def _totals(self) -> tuple[int, int]:
+        st = self.coord.stats.values()
+        return sum(s.bytes_up for s in st), sum(s.bytes_down for s in st)
+
+    def _eval_point(self) -> dict | None:
+        if self.evaluate is None:
+            return None
+        t0 = time.perf_counter()
+        metrics = self.evaluate(self.server.params)
+        self.wall["eval"] += time.perf_counter() - t0
+        up, down = self._totals()
+        point = {
+            "step": self.server.version,
+            "virtual_time": self.now,
+            "samples": self.samples_applied,
+            "bytes_up": up,
+            "bytes_down": down,
+            "train_loss": self.train_loss_ema,
+            **metrics,
+        }
+        self.curve.append(point)
+        self._emit("eval", **{k: v for k, v in point.items() if k != "virtual_time"})
+        if self.on_eval is not None:
+            self.on_eval(point)
+        return point
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> SimResult:
+        t_start = time.perf_counter()
+        for w in range(len(self.workers)):
+            self.coord.register(w, 0.0)
+            self.queue.push(0.0, "pull", w)
+        self._eval_point()
+        stopped_by = "events_exhausted"
+        while len(self.queue):
+            ev = self.queue.pop()
+            if self.opt.virtual_time_budget is not None and ev.time > self.opt.virtual_time_budget:
+                self.now = self.opt.virtual_time_budget
+                stopped_by = "virtual_time_budget"
+                break
+            self.now = ev.time
+            if ev.kind == "pull":
+                self._on_pull(ev.worker)
+            else:
+                reason = self._on_arrive(ev.worker, ev.payload)
+                if reason:
+                    stopped_by = reason
+                    break
+            if self.opt.max_wall_seconds and time.perf_counter() - t_start > self.opt.max_wall_seconds:
+                stopped_by = "max_wall_seconds"
+                break
+        if not self.curve or self.curve[-1]["step"] != self.server.version:
+            self._eval_point()
+        return SimResult(
+            virtual_time=self.now,
+            wall_time=time.perf_counter() - t_start,
+            server_steps=self.server.version,
+            stopped_by=stopped_by,
+            curve=self.curve,
+            wall_breakdown=dict(self.wall),
+            worker_compute_time=list(self.compute_time),
+        )
+
+    def _on_pull(self, w: int) -> None:
+        version = self.server.version
+        if self.coord.mode == "sync" and version <= self.last_base[w]:
+            self.waiting.append(w)  # barrier: wait for the step this worker contributed to
+            return
+        link = self.topology[w]
+        t0 = time.perf_counter()
+        if self.downlink is not None and self.downlink.has_replica(w):
+            enc, params = self.downlink.encode_for(w, self.server.params)
+            nbytes = enc.wire_bytes
+        else:
+            params = self.server.params if self.downlink is None else self.downlink.start(w, self.server.params)
+            nbytes = self.dense_down_bytes
+        self.wall["downlink"] += time.perf_counter() - t0
+        self.coord.stats[w].bytes_down += nbytes
+        t_down = link.transfer_time(nbytes, "down", self.rngs[w])
+        t0 = time.perf_counter()
+        worker = self.workers[w]
+        update, metrics = worker.compute_update(params)
+        t1 = time.perf_counter()
+        if worker.attack is not None and not worker.attack.omniscient and not worker.attack.poisons_data:
+            update = worker.attack.apply(update, worker.attack_ctx)
+        enc = worker.encoder.encode(update)
+        t2 = time.perf_counter()
+        self.wall["compute"] += t1 - t0
+        self.wall["encode"] += t2 - t1
+        msg = UpdateMessage(w, version, enc, metrics["samples"], metrics)
+        t_compute = link.compute_time(self.opt.flops_per_token * metrics["tokens"])
+        self.compute_time[w] += t_compute
+        t_up = link.transfer_time(enc.wire_bytes, "up", self.rngs[w])
+        self.last_base[w] = version
+        self._emit("pull", worker=w, version=version, bytes_down=nbytes, t_down=round(t_down, 9),
+                   t_compute=round(t_compute, 9), t_up=round(t_up, 9))
+        self.queue.push(self.now + t_down + t_compute + t_up, "arrive", w, msg)
+
+    def _on_arrive(self, w: int, msg: UpdateMessage) -> str | None:
+        data = msg.encoded.to_bytes()
+        t0 = time.perf_counter()
+        update = self.decode(data)
+        t1 = time.perf_counter()
+        self.wall["decode"] += t1 - t0
+        res = self.server.submit(update, msg.base_version, w, msg.n_samples, now=self.now, wire_bytes=len(data))
+        self.wall["aggregate"] += time.perf_counter() - t1
+        loss = msg.metrics.get("loss")
+        if loss is not None and res.admission.accepted and not self.workers[w].byzantine:
+            self.train_loss_ema = loss if self.train_loss_ema is None else 0.9 * self.train_loss_ema + 0.1 * loss
+        adm = res.admission
+        self._emit("push", worker=w, base=msg.base_version, staleness=adm.staleness, bound=adm.bound,
+                   accepted=adm.accepted, reason=adm.reason, bytes_up=len(data), loss=loss)
+        delay = 0.0
+        if res.flushed is not None:
+            fl = res.flushed
+            self.samples_applied += fl.samples
+            delay = self._aggregation_time(len(fl.worker_ids))
+            self._emit("step", version=res.version, workers=fl.worker_ids,
+                       trust=[round(t, 6) for t in fl.trust], lr=self.server.last_lr, t_agg=round(delay, 9))
+            if self.opt.eval_every and res.version % self.opt.eval_every == 0:
+                point = self._eval_point()
+                if (point is not None and self.opt.target_loss is not None
+                        and point.get("loss", float("inf")) <= self.opt.target_loss):
+                    return "target_loss"
+            if res.version >= self.opt.max_server_steps:
+                return "max_server_steps"
+            for waiting in self.waiting:
+                self.queue.push(self.now + delay, "pull", waiting)
+            self.waiting.clear()
+        self.queue.push(self.now + delay, "pull", w)
+        return None

@@ -1,0 +1,245 @@
+"""BoundedAsyncCoordinator: admission by staleness, staleness weighting, and a buffer of K
+updates flushed through a (robust) aggregator.
+
+K = 1 is plain asynchronous SGD; K = n with bound 0 is synchronous (the runtime adds the barrier).
+The buffer counts *distinct workers*: a fast worker that submits again before the buffer is full
+has its updates merged into its single input (weighted by staleness), so that the aggregator's f
+always counts workers. Without this a fast Byzantine worker could fill the buffer with copies of
+itself and defeat any rule whose guarantee assumes at most f bad inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+
+from dist_llm_train.sync.accounting import WorkerStats, filtering_summary
+from dist_llm_train.sync.staleness import IntervalTracker, StalenessBound, staleness_weight
+
+#: an aggregator's trust below this counts as "filtered" for detection statistics
+FILTER_THRESHOLD = 0.5
+
+
+@dataclass
+class Admission:
+    accepted: bool
+    staleness: int
+    bound: int
+    reason: str | None = None
+
+
+@dataclass
+class _Pending:
+    total: torch.Tensor
+    weight_sum: float
+    count: int
+    samples: int
+    staleness: list[int] = field(default_factory=list)
+
+
+@dataclass
+class FlushResult:
+    update: torch.Tensor
+    lr_scale: float
+    worker_ids: list[int]
+    trust: list[float]
+    staleness: list[int]
+    samples: int
+    info: dict
+
+
+class BoundedAsyncCoordinator:
+    def __init__(
+        self,
+        num_workers: int = 5,
+        max_staleness: int = 50,
+        adaptive_staleness: bool = False,
+        adaptive_multiplier: float = 20.0,
+        staleness_weighting: str = "none",
+        staleness_exp_a: float = 0.1,
+        staleness_lr: bool = False,
+        buffer_size: int | None = None,
+        mode: str = "async",
+        aggregator=None,
+        byzantine_ids: Iterable[int] = (),
+    ):
+        if num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+        if mode not in ("sync", "async"):
+            raise ValueError(f"mode must be 'sync' or 'async', got {mode!r}")
+        staleness_weight(0, staleness_weighting)  # validates the name
+        self.mode = mode
+        self.num_workers = num_workers
+        self.bound = StalenessBound(0 if mode == "sync" else max_staleness, adaptive_staleness and mode == "async",
+                                    adaptive_multiplier)
+        self.weighting = staleness_weighting
+        self.exp_a = staleness_exp_a
+        self.staleness_lr = staleness_lr
+        self.buffer_size = buffer_size or (num_workers if mode == "sync" else 1)
+        if self.buffer_size > num_workers:
+            raise ValueError(f"buffer_size {self.buffer_size} exceeds num_workers {num_workers}")
+        if aggregator is None:
+            from dist_llm_train.aggregation import make_aggregator
+
+            aggregator = make_aggregator("mean", f=0)
+        self.aggregator = aggregator
+        self.aggregator.check(self.buffer_size)
+        self.intervals = IntervalTracker()
+        byz = set(byzantine_ids)
+        self.stats = {w: WorkerStats(worker_id=w, byzantine=w in byz) for w in range(num_workers)}
+        self.active: set[int] = set(range(num_workers))
+        self._pending: dict[int, _Pending] = {}
+        self._offered: set[int] = set()  # workers heard from since the last flush (sync barrier)
+        self.flushes = 0
+        #: hook run on the stacked rows before aggregation (omniscient attacks in simulation)
+        self.pre_aggregate: Callable[[torch.Tensor, list[int]], None] | None = None
+        self._rows: torch.Tensor | None = None
+
+    # -- admission -------------------------------------------------------------------------------
+    def register(self, worker_id: int, now: float = 0.0) -> None:
+        if worker_id not in self.stats:
+            raise KeyError(f"unknown worker id {worker_id}; this run has workers 0..{self.num_workers - 1}")
+        self.active.add(worker_id)
+        self.intervals.start(worker_id, now)
+
+    def bound_for(self, worker_id: int) -> int:
+        return self.bound.bound(self.intervals.ratio(worker_id))
+
+    def offer(
+        self,
+        worker_id: int,
+        update: torch.Tensor,
+        base_version: int,
+        server_version: int,
+        n_samples: int = 1,
+        now: float | None = None,
+        wire_bytes: int = 0,
+    ) -> Admission:
+        """Admit or reject one decoded update; accepted ones join the buffer."""
+        st = self.stats.get(worker_id)
+        if st is None:
+            raise KeyError(f"unknown worker id {worker_id}")
+        st.submitted += 1
+        st.bytes_up += wire_bytes
+        self._offered.add(worker_id)
+        if now is not None:
+            self.intervals.observe(worker_id, now)
+        tau = server_version - base_version
+        bound = self.bound_for(worker_id)
+        if tau < 0:
+            return self._reject(st, "future_version", tau, bound)
+        st.staleness[tau] += 1
+        if tau > bound:
+            return self._reject(st, "stale", tau, bound)
+        if not bool(torch.isfinite(update).all()):
+            return self._reject(st, "non_finite", tau, bound)
+        w = staleness_weight(tau, self.weighting, self.exp_a)
+        p = self._pending.get(worker_id)
+        if p is None:
+            self._pending[worker_id] = _Pending(update.mul(w), w, 1, n_samples, [tau])
+        else:
+            p.total.add_(update, alpha=w)
+            p.weight_sum += w
+            p.count += 1
+            p.samples += n_samples
+            p.staleness.append(tau)
+        st.accepted += 1
+        st.samples += n_samples
+        return Admission(True, tau, bound)
+
+    def _reject(self, st: WorkerStats, reason: str, tau: int, bound: int) -> Admission:
+        st.rejected[reason] += 1
+        return Admission(False, tau, bound, reason)
+
+    # -- buffer ----------------------------------------------------------------------------------
+    @property
+    def pending_workers(self) -> list[int]:
+        return sorted(self._pending)
+
+    def ready(self) -> bool:
+        """Async: K distinct workers are buffered. Sync: every worker of the round has been heard from
+        (a rejected update still counts, so one bad message cannot stall the barrier)."""
+        need = min(self.buffer_size, max(1, len(self.active)))
+        if self.mode == "sync":
+            return len(self._offered & self.active) >= need and bool(self._pending)
+        return len(self._pending) >= need
+
+    def flush(self) -> FlushResult:
+        """Aggregate the buffer: one input per worker (its staleness-weighted mean)."""
+        if not self._pending:
+            raise RuntimeError("flush() on an empty buffer")
+        ids = sorted(self._pending)
+        m = len(ids)
+        d = self._pending[ids[0]].total.numel()
+        if self._rows is None or self._rows.shape[1] != d or self._rows.shape[0] < m:
+            self._rows = torch.empty(max(m, self.buffer_size), d)
+        rows = self._rows[:m]
+        weights = []
+        taus: list[int] = []
+        samples = 0
+        for i, w in enumerate(ids):
+            p = self._pending[w]
+            torch.div(p.total, p.weight_sum, out=rows[i])
+            weights.append(p.weight_sum / p.count)
+            taus.extend(p.staleness)
+            samples += p.samples
+        self._pending.clear()
+        self._offered.clear()
+        if self.pre_aggregate is not None:
+            self.pre_aggregate(rows, ids)
+        wt = torch.tensor(weights, dtype=torch.float32)
+        agg = self.aggregator(rows, wt if self.weighting != "none" else None)
+        trust = [float(t) for t in agg.trust.tolist()]
+        for w, t in zip(ids, trust):
+            st = self.stats[w]
+            st.aggregations += 1
+            st.trust_sum += t
+            if t < FILTER_THRESHOLD:
+                st.filtered += 1
+        lr_scale = float(sum(weights) / len(weights)) if self.weighting != "none" else 1.0
+        if self.staleness_lr:
+            lr_scale /= max(1.0, sum(taus) / len(taus))
+        self.flushes += 1
+        return FlushResult(agg.update, lr_scale, ids, trust, taus, samples, dict(agg.info))
+
+    # -- membership (the real runtime drops and re-admits workers) -------------------------------
+    def deactivate(self, worker_id: int) -> None:
+        self.active.discard(worker_id)
+        self._pending.pop(worker_id, None)
+
+    def can_aggregate(self) -> bool:
+        """Whether the active workers still satisfy the aggregator's precondition."""
+        return len(self.active) >= self.aggregator.min_inputs(self.aggregator.f)
+
+    # -- reporting -------------------------------------------------------------------------------
+    def summary(self) -> dict:
+        stats = [self.stats[w] for w in sorted(self.stats)]
+        submitted = sum(s.submitted for s in stats)
+        accepted = sum(s.accepted for s in stats)
+        return {
+            "flushes": self.flushes,
+            "submitted": submitted,
+            "accepted": accepted,
+            "acceptance_rate": accepted / submitted if submitted else 0.0,
+            "bytes_up": sum(s.bytes_up for s in stats),
+            "bytes_down": sum(s.bytes_down for s in stats),
+            "filtering": filtering_summary(stats),
+            "workers": [s.to_json() for s in stats],
+        }
+
+    def state_dict(self) -> dict:
+        return {
+            "flushes": self.flushes,
+            "intervals": self.intervals.state_dict(),
+            "workers": [self.stats[w].to_json() for w in sorted(self.stats)],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.flushes = int(state["flushes"])
+        self.intervals.load_state_dict(state["intervals"])
+        for d in state["workers"]:
+            s = WorkerStats.from_json(d)
+            self.stats[s.worker_id] = s
+        self._pending.clear()

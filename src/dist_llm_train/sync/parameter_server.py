@@ -1,0 +1,121 @@
+"""ParameterServer: versioned flat parameters, the server optimizer, pull and submit.
+
+The same object serves the simulator and the gRPC service: it knows nothing of clocks or sockets.
+`submit` hands a decoded update to the BoundedAsyncCoordinator, and when the coordinator's buffer
+is full it aggregates and applies one server step (version + 1).
+
+The validation guide's calls work as written:
+    ps = ParameterServer(initial_model_state={name: tensor})
+    coordinator = BoundedAsyncCoordinator(num_workers=5, max_staleness=50, adaptive_staleness=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from dist_llm_train.config.schema import OptimizerConfig
+from dist_llm_train.layout import ParamLayout
+from dist_llm_train.sync.coordinator import Admission, BoundedAsyncCoordinator, FlushResult
+from dist_llm_train.sync.server_optimizer import ServerOptimizer
+
+__all__ = ["ParameterServer", "BoundedAsyncCoordinator", "PullResult", "SubmitResult"]
+
+
+@dataclass
+class PullResult:
+    version: int
+    params: torch.Tensor  # a read-only view of the server's vector: copy before mutating
+
+
+@dataclass
+class SubmitResult:
+    admission: Admission
+    flushed: FlushResult | None
+    version: int
+
+
+class ParameterServer:
+    def __init__(
+        self,
+        initial_model_state: Mapping[str, torch.Tensor] | None = None,
+        *,
+        initial_params: torch.Tensor | None = None,
+        layout: ParamLayout | None = None,
+        optimizer: OptimizerConfig | ServerOptimizer | None = None,
+        coordinator: BoundedAsyncCoordinator | None = None,
+        total_steps: int | None = None,
+    ):
+        if initial_model_state is not None:
+            self.layout = layout or ParamLayout.from_state_dict(initial_model_state)
+            self.params = self.layout.flatten(initial_model_state)
+        elif initial_params is not None and layout is not None:
+            layout.check_flat(initial_params)
+            self.layout = layout
+            self.params = initial_params.detach().to(torch.float32).clone()
+        else:
+            raise ValueError("ParameterServer needs initial_model_state={name: tensor}, or initial_params and layout")
+        if isinstance(optimizer, ServerOptimizer):
+            self.optimizer = optimizer
+        else:
+            self.optimizer = ServerOptimizer(self.layout.numel, optimizer, total_steps=total_steps)
+        self.coordinator = coordinator
+        self.version = 0
+        self.last_lr = 0.0
+
+    @property
+    def numel(self) -> int:
+        return self.layout.numel
+
+    def pull(self, known_version: int | None = None) -> PullResult:
+        return PullResult(self.version, self.params)
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        """The parameters as a {name: tensor} state dict (views of the flat vector)."""
+        return self.layout.unflatten(self.params)
+
+    def apply(self, update: torch.Tensor, lr_scale: float = 1.0) -> int:
+        """One server step with an already aggregated update."""
+        if update.numel() != self.numel:
+            raise ValueError(f"update has {update.numel()} elements, the model has {self.numel}")
+        if not bool(torch.isfinite(update).all()):
+            raise ValueError("aggregated update is not finite; the server step was skipped")
+        self.last_lr = self.optimizer.step(self.params, update, lr_scale)
+        self.version += 1
+        return self.version
+
+    def submit(
+        self,
+        update: torch.Tensor,
+        base_version: int,
+        worker_id: int,
+        n_samples: int = 1,
+        now: float | None = None,
+        wire_bytes: int = 0,
+    ) -> SubmitResult:
+        """Offer a decoded update; aggregate and step when the coordinator's buffer is full."""
+        if self.coordinator is None:
+            self.coordinator = BoundedAsyncCoordinator(num_workers=max(worker_id + 1, 1), max_staleness=0)
+        adm = self.coordinator.offer(worker_id, update, base_version, self.version, n_samples, now, wire_bytes)
+        flushed = None
+        if adm.accepted and self.coordinator.ready():
+            flushed = self.coordinator.flush()
+            self.apply(flushed.update, flushed.lr_scale)
+        return SubmitResult(adm, flushed, self.version)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = {"params": self.params, "version": torch.tensor([self.version], dtype=torch.int64)}
+        state.update(self.optimizer.state_dict())
+        return state
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        if state["params"].shape != self.params.shape:
+            raise ValueError(
+                f"checkpoint has {state['params'].numel()} parameters, this model has {self.numel}: "
+                "it belongs to another model"
+            )
+        self.params.copy_(state["params"])
+        self.version = int(state["version"].item())
+        self.optimizer.load_state_dict(dict(state))

@@ -1,0 +1,48 @@
+"""The worker's inner optimizer for H > 1 local steps (DiLoCo), on the flat parameter vector.
+
+Each worker keeps its own state across rounds (as DiLoCo does) even though, in the simulator,
+workers share one torch module to save memory: the state lives here, not in the module.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class FlatLocalOptimizer:
+    def __init__(self, numel: int, name: str = "adamw", lr: float = 1e-3, betas=(0.9, 0.95), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        if name not in ("sgd", "adamw"):
+            raise ValueError(f"unknown local optimizer {name!r}; allowed: sgd, adamw")
+        self.name, self.lr, self.betas, self.eps, self.wd = name, lr, betas, eps, weight_decay
+        self.t = 0
+        self.m = torch.zeros(numel) if name == "adamw" else None
+        self.v = torch.zeros(numel) if name == "adamw" else None
+        self._buf = torch.empty(numel) if name == "adamw" else None
+
+    @torch.no_grad()
+    def step(self, params: torch.Tensor, grad: torch.Tensor) -> None:
+        self.t += 1
+        if self.name == "sgd":
+            params.add_(grad, alpha=-self.lr)
+            return
+        b1, b2 = self.betas
+        if self.wd:
+            params.mul_(1 - self.lr * self.wd)
+        self.m.mul_(b1).add_(grad, alpha=1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        torch.sqrt(self.v, out=self._buf).div_(math.sqrt(1 - b2**self.t)).add_(self.eps)
+        params.addcdiv_(self.m, self._buf, value=-self.lr / (1 - b1**self.t))
+
+    def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:
+        if self.name == "sgd":
+            return {f"{prefix}.t": torch.tensor([self.t])}
+        return {f"{prefix}.m": self.m, f"{prefix}.v": self.v, f"{prefix}.t": torch.tensor([self.t])}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], prefix: str) -> None:
+        self.t = int(state[f"{prefix}.t"].item())
+        if self.name == "adamw":
+            self.m.copy_(state[f"{prefix}.m"])
+            self.v.copy_(state[f"{prefix}.v"])
