@@ -113,6 +113,11 @@ class SyncConfig(Section):
     buffer_size: int | None = Field(
         None, ge=1, description="K updates per server step; default 1 for async, n for sync"
     )
+    pull_policy: Literal["fresh", "always"] = Field(
+        "fresh",
+        description="fresh: a worker computes at most once per server version (waits for a newer one); "
+        "always: it keeps computing on the version it has, and its extra updates are merged",
+    )
 
 
 class LinkConfig(Section):
