@@ -43,7 +43,8 @@ def variants_table(baseline: RunResult, variants: Mapping[str, RunResult], specs
                      f"{sum(it.passed for it in items)} of {len(items)}"])
     table = Table("Variants", ["variant", "final loss", "loss vs baseline", "uplink reduction", "acceptance",
                                "checklist items passed"], rows,
-                  "Further experimental configurations scored with the same checklist against the same baseline.")
+                  "Further experimental configurations scored with the same checklist against the same baseline.",
+                  align=["l", "r", "r", "r", "r", "r"])
     return table, data
 
 

@@ -88,7 +88,8 @@ def _relative_item(name, metric, baseline, experimental, threshold, worse_is_hig
     change = fig.relative_change(e, b)
     measured = None if change is None else (change if worse_is_higher else -change)
     direction = "increase" if worse_is_higher else "decrease"
-    detail = f"experimental {_fmt(e)} vs baseline {_fmt(b)}: relative {direction} {_fmt(measured)}"
+    rel = "n/a" if measured is None else f"{measured:+.2%}"
+    detail = f"{metric}: experimental {_fmt(e)} vs baseline {_fmt(b)}, relative {direction} {rel}"
     if change is None:
         detail += f" ({metric} missing or non-finite in a run's final evaluation)"
     return _item(name, measured, "<=", threshold, "relative", detail, {"baseline": b, "experimental": e})

@@ -42,7 +42,8 @@ def plot_loss(baseline: RunResult, experimental: RunResult, axis: str, path: str
         xs, ys = series(run.curve, curve_axis)
         if axis == "bytes":  # the evaluation before training has sent nothing: no place on a log axis
             xs, ys = [x for x in xs if x > 0], [y for x, y in zip(xs, ys) if x > 0]
-        ax.plot(xs, ys, label=f"{label} ({run.name})", markersize=3, **_STYLE[label])
+        name = label if run.name == label else f"{label} ({run.name})"
+        ax.plot(xs, ys, label=name, markersize=3, **_STYLE[label])
     if target_loss is not None:
         ax.axhline(target_loss, color="tab:red", linestyle="--", linewidth=1, label=f"target {target_loss:.3f}")
     if axis == "bytes":
@@ -100,7 +101,7 @@ def plot_acceptance(run: RunResult, path: str | Path) -> Path:
     ax.set_title(f"{run.name}: acceptance per worker (overall {run.acceptance_rate:.1%})")
     ax.grid(True, axis="y", alpha=0.3)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
-    ax.legend(handles, list(colors), fontsize=7, title="region", loc="lower right")
+    ax.legend(handles, list(colors), fontsize=7, title="region", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(f, Path(path))
 
 
