@@ -4,7 +4,7 @@ from dist_llm_train.validation import figures as fig
 from dist_llm_train.validation.checklist import evaluate_checklist
 from dist_llm_train.validation.plots import write_plots
 from dist_llm_train.validation.report import machine_description, render_report, write_report
-from dist_llm_train.validation.tables import Table
+from dist_llm_train.validation.report_tables import Table
 
 SPECS = [{"item": "perplexity_within", "threshold": 0.10}, {"item": "uplink_reduction_above", "threshold": 30.0}]
 

@@ -4,8 +4,8 @@ import pytest
 
 from dist_llm_train.errors import DecodeError, ResourceNotFoundError
 from dist_llm_train.validation.checklist import evaluate_checklist
+from dist_llm_train.validation.report_tables import Table
 from dist_llm_train.validation.results import checklist_from_results, load_results, write_results_json
-from dist_llm_train.validation.tables import Table
 
 SPECS = [{"item": "perplexity_within", "threshold": 0.10}, {"item": "no_divergence"},
          {"item": "uplink_reduction_above", "threshold": 10.0}]

@@ -18,8 +18,8 @@ from dist_llm_train.validation import figures as fig
 from dist_llm_train.validation.checklist import all_passed, evaluate_checklist
 from dist_llm_train.validation.plots import write_plots
 from dist_llm_train.validation.report import machine_description, write_report
+from dist_llm_train.validation.report_tables import Table, fmt_factor, fmt_num, fmt_pct
 from dist_llm_train.validation.results import write_results_json
-from dist_llm_train.validation.tables import Table, fmt_factor, fmt_num, fmt_pct
 
 
 def target_from_specs(specs: Sequence[Mapping[str, Any]]) -> tuple[float | None, float]:

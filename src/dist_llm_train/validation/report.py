@@ -14,7 +14,7 @@ from pathlib import Path
 from dist_llm_train.controller.run_result import RunResult
 from dist_llm_train.validation import figures as fig
 from dist_llm_train.validation.checklist import ChecklistItem
-from dist_llm_train.validation.tables import (
+from dist_llm_train.validation.report_tables import (
     Table,
     fmt_bytes,
     fmt_factor,

@@ -16,7 +16,7 @@ from dist_llm_train.controller.run_result import RunResult
 from dist_llm_train.errors import DecodeError, ResourceNotFoundError
 from dist_llm_train.validation import figures as fig
 from dist_llm_train.validation.checklist import ChecklistItem
-from dist_llm_train.validation.tables import Table
+from dist_llm_train.validation.report_tables import Table
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "suite", "preset", "runs", "comparison", "workers", "checklist", "passed")

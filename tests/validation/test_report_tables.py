@@ -1,7 +1,7 @@
 import pytest
 
 from dist_llm_train.errors import PreconditionError
-from dist_llm_train.validation.tables import Table, fmt_measured, fmt_num, markdown_table
+from dist_llm_train.validation.report_tables import Table, fmt_measured, fmt_num, markdown_table
 
 
 def test_markdown_table_formats_cells_and_aligns_numbers():
