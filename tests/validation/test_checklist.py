@@ -68,6 +68,9 @@ def test_acceptance_items(baseline, experimental):
     assert edge.measured == pytest.approx(0.2) and edge.passed
     typo = ck.region_acceptance_above(baseline, experimental, region="edge-device")
     assert not typo.passed and "regions of this run: edge, us" in typo.detail
+    experimental.summary["workers"][2].update(submitted=0, accepted=0)
+    silent = ck.region_acceptance_above(baseline, experimental, region="edge")
+    assert silent.measured is None and not silent.passed and "submitted no update" in silent.detail
 
 
 def test_bandwidth_reductions_name_their_measure(baseline, experimental):

@@ -150,7 +150,8 @@ def no_worker_starved(baseline: RunResult, experimental: RunResult, min_acceptan
     rates = {w["name"]: float(w["acceptance_rate"]) for w in honest}
     measured = min(rates.values()) if rates else None
     starved = [n for n, r in rates.items() if not holds(r, _above(inclusive), min_acceptance)]
-    detail = f"lowest honest acceptance {_fmt(measured)} over {len(rates)} honest workers"
+    lowest = "n/a" if measured is None else f"{measured:.1%}"
+    detail = f"lowest honest acceptance {lowest} over {len(rates)} honest workers"
     if starved:
         detail += f"; at or below the floor: {', '.join(starved)}"
     return _item(f"No worker starved (every honest worker's acceptance {_above(inclusive)} {_pct(min_acceptance)})",
@@ -166,8 +167,10 @@ def region_acceptance_above(baseline: RunResult, experimental: RunResult, region
     if r is None:
         detail = f"no worker in region {region!r}; regions of this run: {', '.join(sorted(regions))}"
         return _item(name, None, _above(inclusive), threshold, "fraction", detail, {})
-    return _item(name, r["acceptance_rate"], _above(inclusive), threshold, "fraction",
-                 f"{r['accepted']} of {r['submitted']} updates from {r['workers']} workers accepted", dict(r))
+    detail = f"{r['accepted']} of {r['submitted']} updates from {r['workers']} worker(s) accepted"
+    if not r["submitted"]:
+        detail = f"the {r['workers']} worker(s) in {region} submitted no update during the run"
+    return _item(name, r["acceptance_rate"], _above(inclusive), threshold, "fraction", detail, dict(r))
 
 
 # -- bandwidth ------------------------------------------------------------------------------------
@@ -265,11 +268,8 @@ def _to_target_within(baseline, experimental, threshold, axis, target_loss, marg
     rel = None if b is None or e is None else (e / b - 1.0 if b > 0 else (0.0 if e == 0 else math.inf))
     how = f"given target {target:.4g}" if target_loss is not None else (
         f"target {target:.4g} = baseline final loss x (1 + {margin:g})")
-    detail = f"{how}; {curve_axis}: baseline {_fmt(b)}, experimental {_fmt(e)}"
-    if e is None:
-        detail += " (experimental never reached the target)"
-    if b is None:
-        detail += " (baseline never reached the target)"
+    reached = {k: "never reached it" if v is None else f"{v:.4g}" for k, v in (("b", b), ("e", e))}
+    detail = f"{how}; {curve_axis}: baseline {reached['b']}, experimental {reached['e']}"
     return _item(name, rel, "<=", threshold, "relative", detail,
                  {"target_loss": target, "axis": curve_axis, "unit": unit, "baseline": b, "experimental": e})
 

@@ -92,7 +92,8 @@ def staleness_summary(run: RunResult, region: str | None = None) -> dict:
 
 
 def region_acceptance(run: RunResult) -> dict[str, dict]:
-    """region -> {workers, submitted, accepted, acceptance_rate} (honest and Byzantine together)."""
+    """region -> {workers, submitted, accepted, acceptance_rate} (honest and Byzantine together);
+    the rate is None for a region that submitted nothing (nothing was judged)."""
     out: dict[str, dict] = {}
     for w in workers(run):
         r = out.setdefault(w["region"], {"workers": 0, "submitted": 0, "accepted": 0})
@@ -100,7 +101,7 @@ def region_acceptance(run: RunResult) -> dict[str, dict]:
         r["submitted"] += int(w["submitted"])
         r["accepted"] += int(w["accepted"])
     for r in out.values():
-        r["acceptance_rate"] = r["accepted"] / r["submitted"] if r["submitted"] else 0.0
+        r["acceptance_rate"] = r["accepted"] / r["submitted"] if r["submitted"] else None
     return out
 
 
