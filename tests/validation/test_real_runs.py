@@ -92,7 +92,8 @@ def test_checklist_numbers_are_the_runs_numbers(validated):
     assert item("Workers in edge-device")["measured"] == pytest.approx(
         sum(w["accepted"] for w in edge) / sum(w["submitted"] for w in edge))
     assert item("Uplink")["measured"] == pytest.approx(b.bytes_up / e.bytes_up)
-    assert item("Total bandwidth")["measured"] == pytest.approx((b.bytes_up + b.bytes_down) / (e.bytes_up + e.bytes_down))
+    total = (b.bytes_up + b.bytes_down) / (e.bytes_up + e.bytes_down)
+    assert item("Total bandwidth")["measured"] == pytest.approx(total)
     flt = e.summary["filtering"]
     assert item("Byzantine workers filtered")["measured"] == pytest.approx(flt["detection_rate"])
     assert item("Honest false-positive")["measured"] == pytest.approx(flt["false_positive_rate"])
