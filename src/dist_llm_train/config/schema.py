@@ -25,6 +25,13 @@ class ModelConfig(Section):
     path: str | None = Field(None, description="local directory or file with weights or a tokenizer")
     tokenizer: str | None = Field(None, description="path to a tokenizer of your own")
 
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        from dist_llm_train.config.registry_check import check_model
+
+        return check_model(v)
+
 
 class DataConfig(Section):
     corpus: str = Field("wiki", description="wiki | shakespeare | kjv | wikitext-2 | text:PATH | parquet:PATH")
