@@ -11,6 +11,7 @@ import torch
 
 from dist_llm_train.compression.dense import DenseCodec
 from dist_llm_train.compression.wire import check_finite, readonly_tensor, writable_tensor
+from dist_llm_train.errors import DecodeError
 
 
 class IdentityCodec(DenseCodec):
@@ -24,6 +25,10 @@ class IdentityCodec(DenseCodec):
         return 4 * n
 
     def encode_into(self, values: torch.Tensor, dst: np.ndarray) -> None:
+        try:
+            check_finite(values, "fp32 vector to encode")
+        except DecodeError as exc:  # same check as the decoder's, but this is the caller's input
+            raise ValueError(str(exc)) from None
         writable_tensor(dst, torch.float32).copy_(values)
 
     def decode_from(self, payload: memoryview, n: int, out: torch.Tensor) -> torch.Tensor:
