@@ -52,3 +52,15 @@ def test_approx_ratio_within_ten_percent_of_asked():
 def test_ratio_one_sends_everything():
     x = torch.randn(100)
     assert torch.equal(make_codec("topk:1.0").roundtrip(x)[1], x)
+
+
+@pytest.mark.slow
+def test_gpt2_sized_vector_exact_and_approx():
+    d = 124_439_808
+    x = torch.randn(d, generator=torch.Generator().manual_seed(0))
+    k = round(0.01 * d)
+    idx = TopKSelector(0.01, seed=0).indices(x)
+    threshold = torch.kthvalue(x.abs()[idx], 1).values
+    assert idx.numel() == k and int((x.abs() > threshold).sum()) <= k
+    approx = TopKSelector(0.01, approx=True, seed=0).indices(x)
+    assert abs(approx.numel() - k) <= 0.1 * k
