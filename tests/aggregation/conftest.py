@@ -90,3 +90,8 @@ def check_robust(rule: str, bound: float, n: int = 10, f: int = 2, **params) -> 
 @pytest.fixture
 def robust():
     return check_robust
+
+
+@pytest.fixture(name="alie_bias")
+def _alie_bias():
+    return alie_bias

@@ -31,10 +31,8 @@ def test_precondition_and_params():
         make_aggregator("geomed", max_iter=0)
 
 
-def test_robust_to_every_attack(robust, attacked):
+def test_robust_to_every_attack(robust, attacked, alie_bias):
     errors = robust("geomed", bound=0.5)
-    from conftest import alie_bias
-
     rd = attacked("alie")
     # ALIE (documented): the geometric median is pulled along the ALIE direction more than the mean
     agg = make_aggregator("geomed", f=2)(rd.updates)

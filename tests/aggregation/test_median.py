@@ -38,12 +38,10 @@ def test_precondition_n_greater_than_2f():
         make_aggregator("median", f=2)(torch.randn(4, 4))
 
 
-def test_robust_to_every_attack(robust, attacked):
+def test_robust_to_every_attack(robust, attacked, alie_bias):
     # bound: 0.6 honest spreads (attack-free median of 10 Gaussian rows is ~0.2 off the mean)
     errors = robust("median", bound=0.6)
     # ALIE (documented): not filtered, and it biases the median ~3x more than the mean along its direction
-    from conftest import alie_bias
-
     rd = attacked("alie")
     agg = make_aggregator("median", f=2)(rd.updates)
     assert agg.trust[-2:].min() > 0.5
