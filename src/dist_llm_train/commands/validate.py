@@ -6,13 +6,17 @@ from __future__ import annotations
 def register(sub) -> None:
     p = sub.add_parser("validate", help="run a validation suite: baseline vs the full system, with a report")
     p.add_argument("suite", choices=["gpt2", "bert-mlm", "wan", "scaling", "robustness"])
-    p.add_argument("--preset", choices=["quick", "full"], default="quick")
+    p.add_argument("--preset", choices=["ci", "quick", "full"], default="quick",
+                   help="quick: minutes on 2 CPU cores; full: hours or a GPU; ci: the short cut CI reruns")
     p.add_argument("--out", default=None, help="output directory (default runs/validate-SUITE-PRESET)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key in every run of the suite, e.g. --set model=smollm2-135m")
     p.add_argument("--variants", action="store_true", help="also run the suite's extra variants (e.g. DiLoCo)")
-    p.add_argument("--check-golden", action="store_true",
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--check-golden", action="store_true",
                    help="compare the final metrics with the stored golden results and fail if they drift")
+    g.add_argument("--update-golden", action="store_true",
+                   help="store this run's final metrics as the golden results (do this on purpose, then commit)")
     p.set_defaults(func=run)
 
 
@@ -29,9 +33,15 @@ def run(args) -> int:
     else:
         from dist_llm_train.validation.runner import run_suite
 
-        summary = run_suite(args.suite, args.preset, out, args.overrides, with_variants=args.variants)
+        golden = "check" if args.check_golden else "update" if args.update_golden else None
+        summary = run_suite(args.suite, args.preset, out, args.overrides, with_variants=args.variants, golden=golden)
     print(f"report: {summary['report']}")
     failed = [c for c in summary.get("checklist", []) if not c["passed"]]
     for c in summary.get("checklist", []):
         print(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['name']}: {c['measured']} (threshold {c['threshold']})")
-    return 1 if failed else 0
+    if summary.get("golden_written"):
+        print(f"golden results written to {summary['golden_written']}")
+    problems = summary.get("golden_problems") or []
+    for p in problems:
+        print(f"  [GOLDEN] {p}")
+    return 1 if failed or problems else 0

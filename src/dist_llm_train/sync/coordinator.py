@@ -163,6 +163,14 @@ class BoundedAsyncCoordinator:
         st.samples += n_samples
         return Admission(True, tau, bound)
 
+    def record_failure(self, worker_id: int, reason: str) -> None:
+        """A worker reported that it could not produce an update (e.g. its gradient was not finite).
+        It counts as heard from, so a synchronous barrier is not held up by it."""
+        st = self.stats[worker_id]
+        st.submitted += 1
+        st.rejected[reason] += 1
+        self._offered.add(worker_id)
+
     def _reject(self, st: WorkerStats, reason: str, tau: int, bound: int) -> Admission:
         st.rejected[reason] += 1
         return Admission(False, tau, bound, reason)

@@ -31,7 +31,10 @@ def run_suite(
     overrides: list[str] | None = None,
     with_variants: bool = False,
     log: Callable[[str], None] = print,
+    golden: str | None = None,
 ) -> dict:
+    """Run the suite and write its report. golden: None, "check" (compare with the stored golden
+    results) or "update" (store this run's figures as the new golden results)."""
     suite = get_suite(name, preset)
     check_specs(suite.checks)  # a typo in a checklist fails now, not after hours of training
     base_cfg, exp_cfg, variant_cfgs = suite_configs(suite, overrides or [])
@@ -48,7 +51,14 @@ def run_suite(
         r = results[label]
         log(f"[{name}/{preset}] {label}: loss {r.final.get('loss'):.4f} after {r.server_steps} steps, "
             f"{r.wall_time:.0f} s wall")
+    from dist_llm_train.validation import golden as golden_mod
     from dist_llm_train.validation.assemble import assemble_report
 
-    return assemble_report(suite, preset, out, results, date=dt.date.today().isoformat(),
-                           machine=machine_description())
+    date = dt.date.today().isoformat()
+    summary = assemble_report(suite, preset, out, results, date=date, machine=machine_description())
+    core = {k: results[k] for k in ("baseline", "experimental")}
+    if golden == "update":
+        summary["golden_written"] = str(golden_mod.write_golden(name, preset, core, date, machine_description()))
+    elif golden == "check":
+        summary["golden_problems"] = golden_mod.compare_golden(name, preset, core)
+    return summary

@@ -39,6 +39,15 @@ def _merge(base: dict, *updates: dict) -> dict:
 
 # -- gpt2: causal LM ------------------------------------------------------------------------------
 GPT2_PRESETS = {
+    # a short deterministic cut of `quick`, rerun by CI against the stored golden results
+    "ci": {
+        "model": {"name": "gpt2-tiny"},
+        "data": {"corpus": "wiki", "seq_len": 32, "batch_size": 4},
+        "optimizer": {"name": "adamw", "lr": 3e-3, "warmup_steps": 3, "schedule": "cosine", "min_lr_ratio": 0.1},
+        "eval": {"every_steps": 5, "max_eval_tokens": 2048},
+        "max_server_steps": 20,
+        "max_samples": 20 * 5 * 4,
+    },
     "quick": {
         "model": {"name": "gpt2-mini"},
         "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 8},
@@ -193,11 +202,13 @@ def wan_suite(preset: str) -> Suite:
 
 
 SUITES = {"gpt2": gpt2_suite, "bert-mlm": bert_suite, "wan": wan_suite}
+PRESETS_OF = {"gpt2": list(GPT2_PRESETS), "bert-mlm": list(BERT_PRESETS), "wan": list(WAN_PRESETS)}
 
 
 def get_suite(name: str, preset: str) -> Suite:
     if name not in SUITES:
         raise ConfigError(f"unknown suite {name!r}; allowed: {', '.join([*SUITES, 'scaling', 'robustness'])}")
-    if preset not in ("quick", "full"):
-        raise ConfigError(f"unknown preset {preset!r}; allowed: quick, full")
+    allowed = PRESETS_OF[name]
+    if preset not in allowed:
+        raise ConfigError(f"suite {name!r} has no preset {preset!r}; allowed: {', '.join(allowed)}")
     return SUITES[name](preset)

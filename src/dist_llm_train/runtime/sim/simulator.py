@@ -23,6 +23,7 @@ import torch
 
 from dist_llm_train.network.topology import Topology
 from dist_llm_train.runtime.sim.events import EventQueue
+from dist_llm_train.sync.coordinator import all_finite
 from dist_llm_train.sync.parameter_server import ParameterServer
 from dist_llm_train.worker.worker_logic import UpdateMessage, WorkerLogic
 
@@ -207,14 +208,27 @@ class Simulator:
         t1 = time.perf_counter()
         if worker.attack is not None and not worker.attack.omniscient and not worker.attack.poisons_data:
             update = worker.attack.apply(update, worker.attack_ctx)
-        enc = worker.encoder.encode(update)
-        t2 = time.perf_counter()
-        self.wall["compute"] += t1 - t0
-        self.wall["encode"] += t2 - t1
-        msg = UpdateMessage(w, version, enc, metrics["samples"], metrics)
         t_compute = link.compute_time(self.opt.flops_per_token * metrics["tokens"])
         self.compute_time[w] += t_compute
         self.samples_processed += metrics["samples"]
+        self.wall["compute"] += t1 - t0
+        if not all_finite(update):
+            # a diverged worker: nothing is sent; it is counted and tries again on fresh parameters
+            self.coord.record_failure(w, "non_finite_local")
+            self.have_version[w] = -1
+            if self.coord.mode == "sync":
+                self.last_base[w] = version  # heard from for this round: wait for the next version
+            self._emit("nonfinite", worker=w, version=version)
+            self.arrivals_since_step += 1
+            if self.arrivals_since_step > self.opt.stall_limit * len(self.workers):
+                raise RuntimeError(
+                    "training stalled: workers keep producing non-finite updates (diverged); lower the learning "
+                    "rate or enable clipping (worker.clip_norm)")
+            self.queue.push(self.now + t_down + t_compute, "pull", w)
+            return
+        enc = worker.encoder.encode(update)
+        self.wall["encode"] += time.perf_counter() - t1
+        msg = UpdateMessage(w, version, enc, metrics["samples"], metrics)
         t_up = link.transfer_time(enc.wire_bytes, "up", self.rngs[w])
         self.last_base[w] = version
         self._emit("pull", worker=w, version=version, bytes_down=nbytes, t_down=round(t_down, 9),
