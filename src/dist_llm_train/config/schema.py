@@ -62,8 +62,11 @@ class WorkerConfig(Section):
 class CompressionConfig(Section):
     codec: str = Field("none", description="codec spec, e.g. topk:0.05+fp16, qsgd:256, powersgd:4, none")
     error_feedback: bool = True
+    downlink: str = Field(
+        "none", description="codec for server->worker parameter deltas (error-fed per worker); none = dense fp32"
+    )
 
-    @field_validator("codec")
+    @field_validator("codec", "downlink")
     @classmethod
     def _known_codec(cls, v: str) -> str:
         from dist_llm_train.config.registry_check import check_codec
@@ -141,7 +144,6 @@ class NetworkConfig(Section):
     )
     num_workers: int | None = Field(None, ge=1, description="spread this many workers over the preset")
     workers: list[LinkConfig] | None = None
-    server_bandwidth: float | None = Field(None, gt=0, description="Mbps at the server (shared), null = ample")
 
 
 class PrivacyConfig(Section):

@@ -1,1 +1,1 @@
-"""controller layer (see DESIGN.md)."""
+"""MainController: builds a run from a RunConfig, runs it, writes the run directory."""

@@ -1,0 +1,128 @@
+"""Build every runtime-independent part of a run from one RunConfig.
+
+The simulator and the gRPC runtime both start here, so a run means the same thing on either:
+same model, same shards, same codecs, same aggregator, same attack, same server optimizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dist_llm_train.aggregation import make_aggregator
+from dist_llm_train.attacks import make_attack
+from dist_llm_train.attacks.base import AttackContext
+from dist_llm_train.compression import ErrorFeedback, make_codec
+from dist_llm_train.config import RunConfig, buffer_size
+from dist_llm_train.layout import ParamLayout
+from dist_llm_train.network import Topology, build_topology
+from dist_llm_train.sync import BoundedAsyncCoordinator, ParameterServer
+from dist_llm_train.worker import WorkerLogic
+
+
+def byzantine_ids(cfg: RunConfig, n: int) -> list[int]:
+    """Explicit ids, else the last `count` workers (so that worker 0 is always honest)."""
+    if cfg.byzantine.workers is not None:
+        return sorted(set(cfg.byzantine.workers))
+    return list(range(n - cfg.byzantine.count, n)) if cfg.byzantine.count else []
+
+
+def build_encoder(cfg: RunConfig, layout: ParamLayout, seed: int, byzantine: bool = False):
+    """The uplink encoder of one worker: the codec, wrapped in error feedback when asked."""
+    codec = make_codec(cfg.compression.codec, layout=layout, seed=seed)
+    if cfg.compression.error_feedback and cfg.compression.codec != "none" and not byzantine:
+        return ErrorFeedback(codec)
+    return codec
+
+
+def build_coordinator(cfg: RunConfig, n: int, byz: list[int]) -> BoundedAsyncCoordinator:
+    s = cfg.sync
+    agg = make_aggregator(cfg.aggregation.rule, f=cfg.aggregation.f, pre=list(cfg.aggregation.pre),
+                          **cfg.aggregation.params)
+    return BoundedAsyncCoordinator(
+        num_workers=n,
+        max_staleness=s.max_staleness,
+        adaptive_staleness=s.adaptive_staleness,
+        adaptive_multiplier=s.adaptive_multiplier,
+        staleness_weighting=s.staleness_weighting,
+        staleness_exp_a=s.staleness_exp_a,
+        staleness_lr=s.staleness_lr,
+        buffer_size=buffer_size(cfg),
+        mode=s.mode,
+        aggregator=agg,
+        byzantine_ids=byz,
+    )
+
+
+def build_attack(cfg: RunConfig, n: int):
+    return make_attack(cfg.byzantine.attack, **cfg.byzantine.params)
+
+
+def install_omniscient_attack(coord: BoundedAsyncCoordinator, cfg: RunConfig, layout: ParamLayout, byz: list[int],
+                              seed: int) -> None:
+    """Omniscient attacks are crafted at aggregation time, from the honest updates of the same round,
+    then pass through the Byzantine worker's codec so the server sees exactly what the wire carried."""
+    attack = build_attack(cfg, coord.num_workers)
+    if not byz or not attack.omniscient:
+        return
+    codec = make_codec(cfg.compression.codec, layout=layout, seed=seed + 7919)
+    gen = torch.Generator().manual_seed(seed + 104729)
+    byz_set = set(byz)
+
+    def transform(rows: torch.Tensor, ids: list[int]) -> None:
+        honest_idx = [i for i, w in enumerate(ids) if w not in byz_set]
+        bad_idx = [i for i, w in enumerate(ids) if w in byz_set]
+        if not bad_idx:
+            return
+        honest = rows[honest_idx] if honest_idx else rows[bad_idx]
+        ctx = AttackContext(honest=honest, n=len(ids), f=max(cfg.aggregation.f, len(bad_idx)), generator=gen)
+        for i in bad_idx:
+            malicious = attack.apply(rows[i].clone(), ctx)
+            rows[i].copy_(codec.decode(codec.encode(malicious)))
+
+    coord.pre_aggregate = transform
+
+
+@dataclass
+class CoreParts:
+    """The runtime-independent objects of a run."""
+
+    cfg: RunConfig
+    topology: Topology
+    byzantine: list[int]
+    server: ParameterServer
+    coordinator: BoundedAsyncCoordinator
+
+
+def build_core(cfg: RunConfig, layout: ParamLayout, initial_params: torch.Tensor) -> CoreParts:
+    topology = build_topology(cfg.network)
+    n = len(topology)
+    byz = byzantine_ids(cfg, n)
+    coord = build_coordinator(cfg, n, byz)
+    install_omniscient_attack(coord, cfg, layout, byz, cfg.seed)
+    server = ParameterServer(initial_params=initial_params, layout=layout, optimizer=cfg.optimizer,
+                             coordinator=coord, total_steps=cfg.max_server_steps)
+    return CoreParts(cfg, topology, byz, server, coord)
+
+
+def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout: ParamLayout, next_batch,
+                 byzantine: bool, vocab_size: int | None = None, n: int = 1, privatizer=None) -> WorkerLogic:
+    attack = build_attack(cfg, n) if byzantine else None
+    ctx = AttackContext(n=n, f=cfg.aggregation.f, generator=torch.Generator().manual_seed(cfg.seed + 31 * worker_id),
+                        vocab_size=vocab_size)
+    w = cfg.worker
+    return WorkerLogic(
+        worker_id=worker_id,
+        module=module,
+        layout=layout,
+        next_batch=next_batch,
+        encoder=build_encoder(cfg, layout, seed=cfg.seed * 1000 + worker_id, byzantine=byzantine),
+        local_steps=w.local_steps,
+        local_optimizer=w.local_optimizer,
+        local_lr=w.local_lr,
+        clip_norm=w.clip_norm,
+        attack=attack,
+        attack_ctx=ctx,
+        privatizer=privatizer,
+    )
