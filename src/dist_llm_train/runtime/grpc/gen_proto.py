@@ -32,7 +32,7 @@ def main() -> int:
     from grpc_tools import protoc
 
     proto = HERE / "ps.proto"
-    rc = protoc.main(["protoc", f"-I{SRC}", f"--python_out={SRC}", f"--pyi_out={SRC}", str(proto)])
+    rc = protoc.main(["protoc", f"-I{SRC}", f"--python_out={SRC}", str(proto)])
     if rc != 0:
         return rc
     path = HERE / "ps_pb2.py"

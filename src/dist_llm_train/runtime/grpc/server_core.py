@@ -69,6 +69,7 @@ class ServerCore:
         self.state = pb.WAITING
         self.message = f"waiting for workers (0 of {self.min_workers} registered)"
         self.replica_seq: dict[int, int] = {}
+        self.told_done: set[int] = set()  # workers that have heard that training is over
         self.bytes_received = 0
         self.refused: dict[str, int] = {}
         self.curve: list[dict] = []
@@ -133,6 +134,8 @@ class ServerCore:
         with self.lock:
             self.ensure_member(worker_id)
             self.membership.seen(worker_id, self.clock(), phase)
+            if self.state == pb.DONE:
+                self.told_done.add(worker_id)
             return pb.HeartbeatReply(version=self.server.version, state=self.state, message=self.message,
                                      interval=self.membership.policy.heartbeat_interval)
 
@@ -149,6 +152,7 @@ class ServerCore:
                 self.ensure_member(worker_id)
             self.membership.seen(worker_id, self.clock(), "pull")
             if self.state == pb.DONE:
+                self.told_done.add(worker_id)
                 return PullPayload(pb.PullHeader(kind=pb.FINISHED, version=self.server.version, state=self.state,
                                                  message=self.message), None)
             version = self.server.version
@@ -187,6 +191,7 @@ class ServerCore:
             self.ensure_member(worker_id)
             self.bytes_received += wire_bytes
             if self.state == pb.DONE:
+                self.told_done.add(worker_id)
                 return pb.PushReply(accepted=False, reason="finished", version=self.server.version, state=self.state)
             if self.state != pb.RUNNING:
                 raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, self.message)
@@ -199,6 +204,8 @@ class ServerCore:
                       accepted=adm.accepted, reason=adm.reason, bytes=wire_bytes, loss=round(header.loss, 5))
             if res.flushed is not None:
                 self._after_step(res.flushed)
+            if self.state == pb.DONE:
+                self.told_done.add(worker_id)
             return pb.PushReply(accepted=adm.accepted, reason=adm.reason or "", staleness=adm.staleness,
                                 bound=adm.bound, version=self.server.version, stepped=res.flushed is not None,
                                 state=self.state, bytes_received=wire_bytes)
@@ -265,6 +272,10 @@ class ServerCore:
         with self.lock:
             self.curve.append(point)
         self.emit("eval", **point)
+
+    def all_told_done(self) -> bool:
+        with self.lock:
+            return set(self.membership.members) <= self.told_done
 
     def finish(self, timeout: float = 600.0) -> None:
         """Wait for background work and write the final checkpoint (and evaluation)."""

@@ -26,7 +26,8 @@ def _read(path: str | Path | None, what: str) -> bytes | None:
     return p.read_bytes()
 
 
-def server_credentials(cert: str | Path, key: str | Path, client_ca: str | Path | None = None) -> grpc.ServerCredentials:
+def server_credentials(cert: str | Path, key: str | Path,
+                       client_ca: str | Path | None = None) -> grpc.ServerCredentials:
     """TLS with the server's certificate; with `client_ca`, every client must present a certificate it signed."""
     pair = (_read(key, "TLS private key"), _read(cert, "TLS certificate"))
     ca = _read(client_ca, "client CA")
@@ -71,9 +72,11 @@ def make_test_pki(directory: str | Path, hosts: tuple[str, ...] = ("localhost", 
         path.chmod(0o600)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (x509.CertificateBuilder().subject_name(name("dist-llm-train CA")).issuer_name(name("dist-llm-train CA"))
+    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
+    ca_name = name("dist-llm-train CA")
+    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
                .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+               .not_valid_before(start).not_valid_after(end)
                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                .sign(ca_key, hashes.SHA256()))
 
@@ -81,7 +84,7 @@ def make_test_pki(directory: str | Path, hosts: tuple[str, ...] = ("localhost", 
         key = ec.generate_private_key(ec.SECP256R1())
         b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca_cert.subject)
              .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+             .not_valid_before(start).not_valid_after(end)
              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
              .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
         if sans:

@@ -132,7 +132,7 @@ def read_token_file(path: str | Path) -> str:
         raise ResourceNotFoundError(f"token file {str(path)!r} not found; ask the server's operator for one")
     token = path.read_text().strip()
     if not token.startswith(TOKEN_PREFIX + ".") or token.count(".") != 2:
-        raise ConfigError(f"{path}: does not hold a dist-llm-train worker token (expected {TOKEN_PREFIX}.<id>.<secret>)")
+        raise ConfigError(f"{path}: does not hold a dist-llm-train worker token ({TOKEN_PREFIX}.<id>.<secret>)")
     return token
 
 
