@@ -3,9 +3,11 @@
 Two deadlines, both derived from what the server observes rather than hand-tuned:
 - liveness: no call at all (heartbeats arrive every `heartbeat_interval`) for
   max(floor, misses x heartbeat_interval): the process or its link is gone;
-- progress: no push for max(floor, k x the worker's EMA step interval) while the run is RUNNING:
-  the process is alive but stuck. Until a worker has pushed twice there is no interval yet, and a
-  start-up grace (model build, data preparation) applies instead.
+- progress: no push for max(floor, k x the worker's EMA step interval) since it last received
+  parameters, while the run is RUNNING: the process is alive but stuck. A worker whose pull is
+  waiting on the server (a sync barrier, a paused run) is not expected to progress. Until a worker
+  has pushed twice there is no interval yet, and a start-up grace (model build, data
+  preparation) applies instead.
 A dropped worker is deactivated in the coordinator (n shrinks); the caller then re-checks the
 aggregator's precondition. A worker that calls again re-registers and is counted again.
 """
@@ -22,6 +24,8 @@ class Member:
     registered_at: float
     last_seen: float
     last_push: float | None = None
+    last_pull: float | None = None
+    waiting: bool = False  # its last pull is waiting for the server (or came back NOT_READY)
     phase: str = "registered"
 
 
@@ -69,6 +73,17 @@ class Membership:
             if phase:
                 m.phase = phase
 
+    def waiting(self, worker_id: int, now: float) -> None:
+        m = self.members.get(worker_id)
+        if m is not None:
+            m.last_seen, m.waiting = now, True
+
+    def pulled(self, worker_id: int, now: float) -> None:
+        m = self.members.get(worker_id)
+        if m is not None:
+            m.last_seen = m.last_pull = now
+            m.waiting = False
+
     def pushed(self, worker_id: int, now: float) -> None:
         m = self.members.get(worker_id)
         if m is not None:
@@ -86,11 +101,12 @@ class Membership:
             if now - m.last_seen > live:
                 out.append((wid, f"no heartbeat for {now - m.last_seen:.1f} s (deadline {live:.1f} s)"))
                 continue
-            if self.running_since is None:
+            if self.running_since is None or m.waiting:
                 continue
             ema = self.coord.intervals.ema.get(wid) if m.last_push is not None else None
             limit = self.policy.progress_deadline(ema)
-            since = max(m.last_push if m.last_push is not None else m.registered_at, self.running_since)
+            since = max(m.last_push if m.last_push is not None else m.registered_at, m.last_pull or 0.0,
+                        self.running_since)
             if now - since > limit:
                 basis = f"{self.policy.step_multiplier:g} x its step interval {ema:.2f} s" if ema else "start-up grace"
                 out.append((wid, f"no update for {now - since:.1f} s (deadline {limit:.1f} s = {basis})"))

@@ -143,6 +143,7 @@ class ServerCore:
         deadline = time.monotonic() + max(0.0, min(req.wait_seconds, 60.0))
         with self.changed:
             self.ensure_member(worker_id)
+            self.membership.waiting(worker_id, self.clock())
             while self.state != pb.DONE and (self.state != pb.RUNNING or self.server.version < req.min_version):
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -150,11 +151,11 @@ class ServerCore:
                                                      state=self.state, message=self.message), None)
                 self.changed.wait(left)
                 self.ensure_member(worker_id)
-            self.membership.seen(worker_id, self.clock(), "pull")
             if self.state == pb.DONE:
                 self.told_done.add(worker_id)
                 return PullPayload(pb.PullHeader(kind=pb.FINISHED, version=self.server.version, state=self.state,
                                                  message=self.message), None)
+            self.membership.pulled(worker_id, self.clock())
             version = self.server.version
             dl = self.downlink
             if dl is not None and req.want_delta and dl.has_replica(worker_id) \
