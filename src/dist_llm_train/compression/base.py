@@ -38,7 +38,9 @@ class Encoded:
 
     spec: str
     numel: int
-    payload: bytes
+    #: bytes-like (bytes, or a read-only memoryview of a buffer the codec recycles only once
+    #: nothing refers to it any more); `to_bytes()` returns an owned copy of the whole frame.
+    payload: bytes | memoryview
     meta: dict[str, Any] = field(default_factory=dict)  # local-only facts (never sent)
 
     @property
@@ -47,21 +49,31 @@ class Encoded:
 
     @property
     def wire_bytes(self) -> int:
-        return self.header_bytes + len(self.payload)
+        return self.header_bytes + self.payload_bytes
+
+    @property
+    def payload_bytes(self) -> int:
+        return memoryview(self.payload).nbytes
 
     def to_bytes(self) -> bytes:
         spec = self.spec.encode("ascii")
         if len(spec) > 255:
             raise ValueError(f"codec spec too long for the wire ({len(spec)} > 255 bytes)")
         return b"".join(
-            (_HEAD.pack(MAGIC, WIRE_VERSION, len(spec)), spec, _SIZES.pack(self.numel, len(self.payload)),
+            (_HEAD.pack(MAGIC, WIRE_VERSION, len(spec)), spec, _SIZES.pack(self.numel, self.payload_bytes),
              self.payload)
         )
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview, expected_numel: int | None = None) -> Encoded:
-        """Parse and check the envelope (not the payload: the codec's decode checks that)."""
+        """Parse and check the envelope (not the payload: the codec's decode checks that).
+
+        The payload is a zero-copy view of `data` (a 124M-entry message is hundreds of MB), so the
+        result is valid only while `data` is alive and unchanged.
+        """
         buf = memoryview(data)
+        if buf.format != "B" or buf.ndim != 1:
+            buf = buf.cast("B")
         if len(buf) < _HEAD.size:
             raise DecodeError(f"message truncated: {len(buf)} bytes, the header alone needs {_HEAD.size}")
         magic, version, speclen = _HEAD.unpack_from(buf, 0)
@@ -85,7 +97,7 @@ class Encoded:
             raise DecodeError(f"message is for a vector of {numel} elements, the model has {expected_numel}")
         if len(buf) - pos != paylen:
             raise DecodeError(f"payload length is {len(buf) - pos} bytes, the header says {paylen}")
-        return cls(spec=spec, numel=int(numel), payload=bytes(buf[pos:]))
+        return cls(spec=spec, numel=int(numel), payload=buf[pos:].toreadonly())
 
 
 class Codec(ABC):
@@ -108,6 +120,14 @@ class Codec(ABC):
 
     @abstractmethod
     def decode(self, enc: Encoded, out: torch.Tensor | None = None) -> torch.Tensor: ...
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Sender-side state worth checkpointing (warm starts, generator states); tensors only."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if state:
+            raise ValueError(f"codec {self.spec!r} keeps no state, got keys {sorted(state)[:5]}")
 
     def roundtrip(self, flat: torch.Tensor) -> tuple[Encoded, torch.Tensor]:
         enc = self.encode(flat)

@@ -196,6 +196,9 @@ class RunConfig(Section):
     out_dir: str = "runs"
     max_server_steps: int = Field(200, ge=1)
     virtual_time_budget: float | None = Field(None, gt=0, description="seconds of simulated time")
+    max_samples: int | None = Field(
+        None, ge=1, description="stop once the workers have processed this many sequences (a sample budget)"
+    )
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)

@@ -92,6 +92,7 @@ class MainController:
             max_server_steps=cfg.max_server_steps,
             virtual_time_budget=cfg.virtual_time_budget,
             target_loss=cfg.eval.target_loss,
+            max_samples=cfg.max_samples,
             eval_every=cfg.eval.every_steps,
             flops_per_token=6.0 * layout.numel,
             extra={"tokens_per_step": tokens_per_step},

@@ -51,6 +51,7 @@ class SimOptions:
     max_server_steps: int
     virtual_time_budget: float | None = None
     target_loss: float | None = None
+    max_samples: int | None = None
     eval_every: int = 50
     flops_per_token: float = 0.0  # 6 x parameters for a forward + backward
     max_wall_seconds: float | None = None
@@ -92,6 +93,7 @@ class Simulator:
         self.queue = EventQueue()
         self.now = 0.0
         self.samples_applied = 0
+        self.samples_processed = 0
         self.compute_time = [0.0] * len(workers)
         self.last_base = [-1] * len(workers)
         self.waiting: list[int] = []
@@ -123,6 +125,7 @@ class Simulator:
             "step": self.server.version,
             "virtual_time": self.now,
             "samples": self.samples_applied,
+            "samples_processed": self.samples_processed,
             "bytes_up": up,
             "bytes_down": down,
             "train_loss": self.train_loss_ema,
@@ -200,6 +203,7 @@ class Simulator:
         msg = UpdateMessage(w, version, enc, metrics["samples"], metrics)
         t_compute = link.compute_time(self.opt.flops_per_token * metrics["tokens"])
         self.compute_time[w] += t_compute
+        self.samples_processed += metrics["samples"]
         t_up = link.transfer_time(enc.wire_bytes, "up", self.rngs[w])
         self.last_base[w] = version
         self._emit("pull", worker=w, version=version, bytes_down=nbytes, t_down=round(t_down, 9),
@@ -234,6 +238,8 @@ class Simulator:
                     return "target_loss"
             if res.version >= self.opt.max_server_steps:
                 return "max_server_steps"
+            if self.opt.max_samples is not None and self.samples_processed >= self.opt.max_samples:
+                return "max_samples"
             for waiting in self.waiting:
                 self.queue.push(self.now + delay, "pull", waiting)
             self.waiting.clear()

@@ -1,0 +1,34 @@
+"""`load_corpus(name)` and `available_corpora()`: the corpus names a config may use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dist_llm_train.data import books, user_files, wiki, wikitext
+from dist_llm_train.data.corpus import Corpus
+from dist_llm_train.errors import ConfigError
+
+CORPORA: dict[str, Callable[[], Corpus]] = {
+    "wiki": wiki.load,
+    "shakespeare": books.shakespeare,
+    "kjv": books.kjv,
+    "wikitext-2": lambda: wikitext.load("wikitext-2"),
+    "wikitext-103": lambda: wikitext.load("wikitext-103"),
+}
+FILE_KINDS = {"text": user_files.text_corpus, "parquet": user_files.parquet_corpus}
+
+
+def available_corpora() -> list[str]:
+    return [*CORPORA, "text:PATH", "parquet:PATH"]
+
+
+def load_corpus(name: str) -> Corpus:
+    """A Corpus by name (see available_corpora); `text:PATH` / `parquet:PATH` read your own files."""
+    kind, sep, rest = name.partition(":")
+    if sep and kind in FILE_KINDS:
+        if not rest:
+            raise ConfigError(f"corpus {name!r} needs a path after '{kind}:'")
+        return FILE_KINDS[kind](rest)
+    if name not in CORPORA:
+        raise ConfigError(f"unknown corpus {name!r}; available: {', '.join(available_corpora())}")
+    return CORPORA[name]()

@@ -1,0 +1,60 @@
+"""Run a suite: the baseline and the experimental run on the same model, data, seed and sample
+budget, then the checklist, the report, the plots and results.json in one directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from dist_llm_train.config import load_config
+from dist_llm_train.controller.main_controller import MainController
+from dist_llm_train.controller.run_result import RunResult
+from dist_llm_train.validation.suites import Suite, get_suite
+
+
+def machine_description() -> str:
+    return (f"{os.cpu_count()} CPU cores, {platform.machine()}, torch {torch.__version__}, "
+            f"Python {platform.python_version()}")
+
+
+def suite_configs(suite: Suite, overrides: list[str]):
+    """Validated RunConfigs of the suite's runs, with the user's --set applied to every one."""
+    base = load_config(suite.baseline, overrides)
+    exp = load_config(suite.experimental, overrides)
+    variants = {k: load_config(v, overrides) for k, v in suite.variants.items()}
+    return base, exp, variants
+
+
+def run_suite(
+    name: str,
+    preset: str = "quick",
+    out: str | Path = "runs/validate",
+    overrides: list[str] | None = None,
+    with_variants: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    suite = get_suite(name, preset)
+    base_cfg, exp_cfg, variant_cfgs = suite_configs(suite, overrides or [])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, RunResult] = {}
+    todo = [("baseline", base_cfg), ("experimental", exp_cfg)]
+    if with_variants:
+        todo += list(variant_cfgs.items())
+    for label, cfg in todo:
+        log(f"[{name}/{preset}] running {label}: {cfg.model.name}, {cfg.sync.mode}, codec {cfg.compression.codec}, "
+            f"rule {cfg.aggregation.rule} f={cfg.aggregation.f}, budget {cfg.max_samples} samples")
+        results[label] = MainController(cfg, run_dir=out / label).run()
+        r = results[label]
+        log(f"[{name}/{preset}] {label}: loss {r.final.get('loss'):.4f} after {r.server_steps} steps, "
+            f"{r.wall_time:.0f} s wall")
+    from dist_llm_train.validation.assemble import assemble_report
+
+    return assemble_report(suite, preset, out, results, date=dt.date.today().isoformat(),
+                           machine=machine_description())

@@ -1,0 +1,203 @@
+"""The validation suites: for each, a baseline and an experimental configuration on the same model,
+data, seed and sample budget, and the checklist the experimental run must pass.
+
+Baseline = synchronous, uncompressed, identical workers, plain mean: what the system must match.
+Experimental = the guide's full-feature configuration. Presets: `quick` finishes in minutes on two
+CPU cores; `full` is what a user with hours or a GPU runs. Every figure in a preset was chosen by
+measurement on a 2-core CPU machine (see README).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from dist_llm_train.errors import ConfigError
+
+
+@dataclass
+class Suite:
+    name: str
+    description: str
+    baseline: dict[str, Any]
+    experimental: dict[str, Any]
+    checks: list[dict[str, Any]]
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra experimental configs
+
+
+def _merge(base: dict, *updates: dict) -> dict:
+    out = copy.deepcopy(base)
+    for upd in updates:
+        for k, v in upd.items():
+            if isinstance(v, dict) and isinstance(out.get(k), dict):
+                out[k] = _merge(out[k], v)
+            else:
+                out[k] = copy.deepcopy(v)
+    return out
+
+
+# -- gpt2: causal LM ------------------------------------------------------------------------------
+GPT2_PRESETS = {
+    "quick": {
+        "model": {"name": "gpt2-mini"},
+        "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 8},
+        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 10, "schedule": "cosine", "min_lr_ratio": 0.1},
+        "eval": {"every_steps": 10, "max_eval_tokens": 8192},
+        "max_server_steps": 120,
+        "max_samples": 120 * 5 * 8,
+    },
+    "full": {
+        "model": {"name": "gpt2-mini"},
+        "data": {"corpus": "wiki", "seq_len": 128, "batch_size": 16},
+        "optimizer": {"name": "adamw", "lr": 1e-3, "warmup_steps": 100, "schedule": "cosine", "min_lr_ratio": 0.1},
+        "eval": {"every_steps": 50, "max_eval_tokens": 65536},
+        "max_server_steps": 3000,
+        "max_samples": 3000 * 5 * 16,
+    },
+}
+
+
+def gpt2_suite(preset: str) -> Suite:
+    common = _merge(GPT2_PRESETS[preset], {"seed": 0, "worker": {"clip_norm": 1.0}})
+    baseline = _merge(common, {
+        "name": "baseline",
+        "sync": {"mode": "sync"},
+        "compression": {"codec": "none"},
+        "aggregation": {"rule": "mean", "f": 0},
+        "network": {"preset": "lan", "num_workers": 5},
+    })
+    experimental = _merge(common, {
+        "name": "experimental",
+        "sync": {"mode": "async", "adaptive_staleness": True, "max_staleness": 50, "adaptive_multiplier": 20,
+                 "buffer_size": 5},
+        "compression": {"codec": "topk:0.05", "error_feedback": True},
+        "aggregation": {"rule": "multikrum", "f": 1},
+        "byzantine": {"count": 1, "attack": "sign_flip"},
+        "network": {"preset": "custom", "workers": [
+            {"name": "lan-fast", "bandwidth": 10000, "latency": 0.1, "speed": 1.5},
+            {"name": "lan", "bandwidth": 10000, "latency": 0.1, "speed": 1.0, "count": 3},
+            {"name": "lan-slow", "bandwidth": 10000, "latency": 0.1, "speed": 0.6},
+        ]},
+    })
+    checks = [
+        {"item": "perplexity_within", "threshold": 0.10},
+        {"item": "no_divergence"},
+        {"item": "acceptance_above", "threshold": 0.80},
+        {"item": "uplink_reduction_above", "threshold": 10.0},
+        {"item": "byzantine_filtered", "threshold": 1.0, "max_false_positive_rate": 0.05},
+        {"item": "steps_to_target_within", "threshold": 0.20},
+    ]
+    variants = {
+        "diloco": _merge(experimental, {
+            "name": "diloco",
+            "worker": {"local_steps": 8, "local_optimizer": "adamw", "local_lr": 1e-3},
+            "optimizer": {"name": "nesterov", "lr": 0.7, "momentum": 0.9, "warmup_steps": 0, "schedule": "constant"},
+            "compression": {"codec": "topk:0.01", "error_feedback": True},
+        }),
+    }
+    return Suite("gpt2", "causal LM: async + top-k 5% + Multi-Krum (f=1, one Byzantine worker) vs sync baseline",
+                 baseline, experimental, checks, variants)
+
+
+# -- bert-mlm -------------------------------------------------------------------------------------
+BERT_PRESETS = {
+    "quick": {
+        "model": {"name": "bert-mini"},
+        "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 8},
+        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 10, "schedule": "cosine"},
+        "eval": {"every_steps": 10, "max_eval_tokens": 8192},
+        "max_server_steps": 120,
+        "max_samples": 120 * 7 * 8,
+    },
+    "full": {
+        "model": {"name": "bert-mini"},
+        "data": {"corpus": "wiki", "seq_len": 128, "batch_size": 32},
+        "optimizer": {"name": "adamw", "lr": 1e-3, "warmup_steps": 200, "schedule": "cosine"},
+        "eval": {"every_steps": 100, "max_eval_tokens": 65536},
+        "max_server_steps": 5000,
+        "max_samples": 5000 * 7 * 32,
+    },
+}
+
+
+def bert_suite(preset: str) -> Suite:
+    common = _merge(BERT_PRESETS[preset], {"seed": 0, "worker": {"clip_norm": 1.0}})
+    baseline = _merge(common, {
+        "name": "baseline", "sync": {"mode": "sync"}, "compression": {"codec": "none"},
+        "aggregation": {"rule": "mean", "f": 0}, "network": {"preset": "lan", "num_workers": 7},
+    })
+    speeds = [1.0, 0.8, 0.6, 0.45, 0.35, 0.25, 0.2]  # 5x spread
+    experimental = _merge(common, {
+        "name": "experimental",
+        "sync": {"mode": "async", "adaptive_staleness": True, "max_staleness": 50, "buffer_size": 7},
+        "compression": {"codec": "topk:0.1", "error_feedback": True},
+        "aggregation": {"rule": "krum", "f": 2},
+        "network": {"preset": "custom", "workers": [
+            {"name": f"w{i}", "bandwidth": 1000, "latency": 1.0, "speed": s} for i, s in enumerate(speeds)]},
+    })
+    checks = [
+        {"item": "mlm_accuracy_within", "threshold": 0.05},
+        {"item": "no_divergence"},
+        {"item": "acceptance_above", "threshold": 0.80},
+        {"item": "uplink_reduction_above", "threshold": 10.0, "inclusive": True},
+    ]
+    return Suite("bert-mlm", "masked LM: async + top-k 10% + Krum (f=2), worker speeds spread 5x", baseline,
+                 experimental, checks)
+
+
+# -- wan: multi-region ----------------------------------------------------------------------------
+WAN_PRESETS = {
+    "quick": {
+        "model": {"name": "gpt2-tiny"},
+        "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 8},
+        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 10, "schedule": "cosine"},
+        "eval": {"every_steps": 10, "max_eval_tokens": 8192},
+        "max_server_steps": 60,
+        "max_samples": 60 * 16 * 8,
+    },
+    "full": {
+        "model": {"name": "gpt2-mini"},
+        "data": {"corpus": "wiki", "seq_len": 128, "batch_size": 16},
+        "optimizer": {"name": "adamw", "lr": 1e-3, "warmup_steps": 100, "schedule": "cosine"},
+        "eval": {"every_steps": 50, "max_eval_tokens": 65536},
+        "max_server_steps": 2000,
+        "max_samples": 2000 * 16 * 16,
+    },
+}
+
+
+def wan_suite(preset: str) -> Suite:
+    common = _merge(WAN_PRESETS[preset], {"seed": 0, "worker": {"clip_norm": 1.0}})
+    baseline = _merge(common, {
+        "name": "lan-baseline", "sync": {"mode": "sync"}, "compression": {"codec": "none"},
+        "aggregation": {"rule": "mean", "f": 0}, "network": {"preset": "lan", "num_workers": 16},
+    })
+    experimental = _merge(common, {
+        "name": "multi-region",
+        "sync": {"mode": "async", "adaptive_staleness": True, "max_staleness": 200, "adaptive_multiplier": 20,
+                 "buffer_size": 15},
+        "compression": {"codec": "topk:0.01", "error_feedback": True, "downlink": "topk:0.01"},
+        "aggregation": {"rule": "bulyan", "f": 3},
+        "network": {"preset": "multi-region", "num_workers": 16},
+    })
+    checks = [
+        {"item": "no_worker_starved", "min_acceptance": 0.0},
+        {"item": "region_acceptance_above", "region": "edge-device", "threshold": 0.10},
+        {"item": "bytes_per_worker_hour_below", "threshold_gb": 10.0},
+        {"item": "bytes_per_worker_hour_projected_below", "threshold_gb": 10.0, "params": 355_000_000},
+        {"item": "final_loss_within", "threshold": 0.20},
+    ]
+    return Suite("wan", "multi-region WAN: adaptive staleness (200, x20), top-k 1%, Bulyan f=3, 16 workers",
+                 baseline, experimental, checks)
+
+
+SUITES = {"gpt2": gpt2_suite, "bert-mlm": bert_suite, "wan": wan_suite}
+
+
+def get_suite(name: str, preset: str) -> Suite:
+    if name not in SUITES:
+        raise ConfigError(f"unknown suite {name!r}; allowed: {', '.join([*SUITES, 'scaling', 'robustness'])}")
+    if preset not in ("quick", "full"):
+        raise ConfigError(f"unknown preset {preset!r}; allowed: quick, full")
+    return SUITES[name](preset)
