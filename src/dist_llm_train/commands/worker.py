@@ -40,7 +40,7 @@ def run(args) -> int:
         creds = channel_credentials(args.tls_ca, args.tls_cert, args.tls_key)
     client = WorkerClient(args.server, args.worker_id, token, creds, Backoff(give_up_after=args.give_up_after),
                           server_name=args.server_name)
-    proc = WorkerProcess(client, build_worker_parts)
+    proc = WorkerProcess(client, build_worker_parts, report_path=Path(args.report) if args.report else None)
     try:
         report = proc.run()
     finally:

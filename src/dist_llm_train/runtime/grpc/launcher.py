@@ -145,7 +145,8 @@ class LocalCluster:
 
     def events(self) -> list[dict]:
         out = []
-        for path in sorted(self.run_dir.glob("events*.jsonl")):
+        # events.jsonl first, then each resumed server's file in the order they were started
+        for path in sorted(self.run_dir.glob("events*.jsonl"), key=lambda p: (p.name != "events.jsonl", p.name)):
             try:
                 out.extend(read_events(path))
             except (OSError, json.JSONDecodeError):

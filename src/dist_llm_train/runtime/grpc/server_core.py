@@ -190,12 +190,13 @@ class ServerCore:
     def push(self, worker_id: int, header, update: torch.Tensor, wire_bytes: int) -> pb.PushReply:
         with self.lock:
             self.ensure_member(worker_id)
-            self.bytes_received += wire_bytes
             if self.state == pb.DONE:
+                self.bytes_received += wire_bytes
                 self.told_done.add(worker_id)
                 return pb.PushReply(accepted=False, reason="finished", version=self.server.version, state=self.state)
             if self.state != pb.RUNNING:
                 raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, self.message)
+            self.bytes_received += wire_bytes  # every push answered OK, so workers can check the count
             now = self.clock()
             self.membership.pushed(worker_id, now)
             res = self.server.submit(update, header.base_version, worker_id, header.n_samples, now=now,
@@ -258,6 +259,10 @@ class ServerCore:
             self.emit("checkpoint", version=snap.version, path=str(path))
         except OSError as exc:
             log.error("checkpoint at version %d failed: %s", snap.version, exc)
+
+    def start_eval(self) -> None:
+        with self.lock:
+            self._start_eval()
 
     def _start_eval(self) -> None:
         if self.evaluate is None or (self._eval_thread is not None and self._eval_thread.is_alive()):

@@ -88,6 +88,7 @@ def run_server(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, hos
                  f"{core.num_workers} workers, {parts.layout.numel:,} parameters")
         announce(f"workers join with: dist-llm-train worker --server HOST:{bound} --worker-id ID "
                  f"--token-file worker-ID.token" + (" --tls-ca CA.pem" if credentials else ""))
+        core.start_eval()  # the starting point of the loss curve
         last_print = 0.0
         while not stop.is_set():
             core.tick()

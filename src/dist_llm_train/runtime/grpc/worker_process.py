@@ -34,7 +34,8 @@ class WorkerReport:
     accepted: int = 0
     rejected: dict = field(default_factory=dict)
     refused: dict = field(default_factory=dict)
-    bytes_pushed: int = 0
+    bytes_pushed: int = 0  # every push the server answered
+    bytes_offered: int = 0  # pushes that reached the coordinator (not the ones after training ended)
     registrations: int = 0
     last_version: int = -1
     losses: list = field(default_factory=list)
@@ -45,7 +46,7 @@ class WorkerReport:
 
 class WorkerProcess:
     def __init__(self, client: WorkerClient, build: Callable[[RunConfig, int], object],
-                 pull_wait: float = 10.0, max_pushes: int | None = None):
+                 pull_wait: float = 10.0, max_pushes: int | None = None, report_path=None):
         self.client = client
         self.build = build
         self.pull_wait = pull_wait
@@ -57,13 +58,19 @@ class WorkerProcess:
         self._stop = threading.Event()
         self._replica: torch.Tensor | None = None
         self._replica_seq = 0
+        self._hb: threading.Thread | None = None
+        self.report_path = report_path
 
     # -- registration and heartbeats -------------------------------------------------------------
     def _register(self) -> None:
         self.reg = self.client.register()
         self.report.registrations += 1
         self._replica, self._replica_seq = None, 0  # the server forgot our mirror: start from a full copy
+        if self._hb is None:  # heartbeats start before the (slow) model and data build
+            self._hb = threading.Thread(target=self._heartbeats, daemon=True, name="heartbeat")
+            self._hb.start()
         if self.parts is None:
+            self.phase = "build"
             cfg = load_config(json.loads(self.reg.run_config_json))
             self.cfg = cfg
             self.parts = self.build(cfg, self.client.worker_id)
@@ -97,8 +104,6 @@ class WorkerProcess:
 
     def run(self) -> WorkerReport:
         self._register()
-        hb = threading.Thread(target=self._heartbeats, daemon=True, name="heartbeat")
-        hb.start()
         sync = self.cfg.sync.mode == "sync"
         min_version = 0
         try:
@@ -136,6 +141,8 @@ class WorkerProcess:
         finally:
             self._stop.set()
             self.phase = "done"
+            if self._hb is not None:  # a thread still inside gRPC at interpreter exit aborts the process
+                self._hb.join(15.0)
         return self.report
 
     def _count(self, reply: pb.PushReply, nbytes: int, loss: float) -> None:
@@ -144,10 +151,16 @@ class WorkerProcess:
         r.bytes_pushed += nbytes
         r.last_version = reply.version
         r.losses.append(round(loss, 5))
+        if reply.reason != "finished":
+            r.bytes_offered += nbytes  # what the server's coordinator accounts for this worker
         if reply.accepted:
             r.accepted += 1
         else:
             r.rejected[reply.reason] = r.rejected.get(reply.reason, 0) + 1
+        if self.report_path is not None:  # kept current, so a killed worker leaves its counts behind
+            tmp = self.report_path.with_name(self.report_path.name + ".tmp")
+            tmp.write_text(json.dumps(r.to_json()))
+            tmp.replace(self.report_path)
         if r.pushes % 10 == 0 or reply.stepped and reply.version % 50 == 0:
             log.info("worker %d: %d pushes, %d accepted, server version %d, loss %.4f", self.client.worker_id,
                      r.pushes, r.accepted, reply.version, loss)
