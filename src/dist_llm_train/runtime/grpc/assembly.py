@@ -58,11 +58,10 @@ class ServerParts:
 
 def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, on_event=None,
                        evaluate: bool = True) -> ServerParts:
-    from dist_llm_train.controller.data_setup import build_run_data
-
     from dist_llm_train.checkpoint import CheckpointManager
     from dist_llm_train.compression import make_codec
     from dist_llm_train.controller.assembly import build_core
+    from dist_llm_train.controller.data_setup import build_run_data
     from dist_llm_train.runtime.grpc.membership import LivenessPolicy
     from dist_llm_train.runtime.grpc.server_core import ServerCore
     from dist_llm_train.sync.downlink import DownlinkMirror
@@ -113,9 +112,8 @@ class WorkerParts:
 
 
 def build_worker_parts(cfg: RunConfig, worker_id: int) -> WorkerParts:
-    from dist_llm_train.controller.data_setup import build_run_data
-
     from dist_llm_train.controller.assembly import build_worker, byzantine_ids
+    from dist_llm_train.controller.data_setup import build_run_data
     from dist_llm_train.network import build_topology
 
     torch.set_num_threads(cfg.runtime.torch_threads)
