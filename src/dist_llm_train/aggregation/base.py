@@ -81,12 +81,10 @@ def normalized_weights(weights: torch.Tensor | None, n: int, who: str) -> torch.
     return w / w.sum()
 
 
-def trust_from_kept(kept: torch.Tensor, kept_per_coordinate: float, n: int, d: int) -> torch.Tensor:
+def trust_from_kept(kept_fraction: torch.Tensor, kept_per_coordinate: float, n: int) -> torch.Tensor:
     """Trust of coordinate-wise rules: the fraction of coordinates at which input i was among the kept
     values, relative to the fraction an input keeps on average (kept_per_coordinate / n), capped at 1."""
-    expected = kept_per_coordinate / n
-    frac = kept.to(torch.float64) / max(d, 1)
-    return (frac / expected).clamp(0, 1).to(torch.float32)
+    return (kept_fraction * (n / kept_per_coordinate)).clamp(0, 1).to(torch.float32)
 
 
 class Aggregator(ABC):

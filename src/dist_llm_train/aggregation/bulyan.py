@@ -52,5 +52,5 @@ class Bulyan(Aggregator):
         stat = ColumnStat("window", theta, 2 * f)
         out, kept, kernel = self.runner(x, stat, rows=chosen)
         trust = torch.zeros(n)
-        trust[chosen] = trust_from_kept(kept, stat.kept_per_coordinate, theta, d)
+        trust[chosen] = trust_from_kept(kept, stat.kept_per_coordinate, theta)
         return Aggregate(out, trust, {"selected": chosen, "theta": theta, "beta": theta - 2 * f, "kernel": kernel})

@@ -33,4 +33,4 @@ class Median(Aggregator):
         n, d = x.shape
         stat = ColumnStat("median", n)
         out, kept, kernel = self.runner(x, stat)
-        return Aggregate(out, trust_from_kept(kept, stat.kept_per_coordinate, n, d), {"kernel": kernel})
+        return Aggregate(out, trust_from_kept(kept, stat.kept_per_coordinate, n), {"kernel": kernel})

@@ -39,4 +39,4 @@ class TrimmedMean(Aggregator):
         n, d = x.shape
         stat = ColumnStat("trimmed", n, self._trim(f))
         out, kept, kernel = self.runner(x, stat)
-        return Aggregate(out, trust_from_kept(kept, stat.kept_per_coordinate, n, d), {"kernel": kernel, "b": stat.trim})
+        return Aggregate(out, trust_from_kept(kept, stat.kept_per_coordinate, n), {"kernel": kernel, "b": stat.trim})

@@ -34,7 +34,8 @@ def make_attack(name: str, **params) -> Attack:
     cls = ATTACKS.get(base)
     if cls is None:
         raise ValueError(f"unknown attack {name!r}; allowed: {', '.join(ATTACKS)}")
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    accepted = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if arg:
         if not accepted:
             raise ValueError(f"attack {base!r} takes no parameter, got {name!r}")

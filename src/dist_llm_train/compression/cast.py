@@ -3,7 +3,8 @@
 fp16 keeps 10 mantissa bits but overflows above 65504, so values beyond that are saturated to
 +-65504 instead of becoming Inf (the decoder rejects Inf). bf16 keeps the fp32 exponent range
 with 7 mantissa bits. Both round to nearest even. A single aminmax pass (cheap, and it
-propagates NaN) decides whether the slow saturating path is needed at all.
+propagates NaN) decides whether the slow saturating path is needed at all; it runs chunk by chunk
+just before the cast, so the cast reads from cache and the check costs little.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from dist_llm_train.compression.dense import DenseCodec
-from dist_llm_train.compression.wire import check_finite, readonly_tensor, writable_tensor
+from dist_llm_train.compression.wire import check_finite, chunks, finite_range, readonly_tensor, writable_tensor
 
 _LIMITS = {torch.float16: 65504.0, torch.bfloat16: float(torch.finfo(torch.bfloat16).max)}
 
@@ -38,18 +39,18 @@ class CastCodec(DenseCodec):
 
     def encode_into(self, values: torch.Tensor, dst: np.ndarray) -> None:
         half = writable_tensor(dst, self.dtype)
-        if values.numel() == 0:
-            return
-        lo, hi = torch.aminmax(values)
-        lo, hi = float(lo), float(hi)
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ValueError(f"{self.name}: the vector to encode contains NaN or Inf")
-        if lo < -self._limit or hi > self._limit:
-            half.copy_(values.clamp(-self._limit, self._limit))
-        else:
-            half.copy_(values)
+        for a, b in chunks(values.numel()):
+            src = values[a:b]
+            lo, hi = finite_range(src)
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ValueError(f"{self.name}: the vector to encode contains NaN or Inf")
+            if lo < -self._limit or hi > self._limit:
+                src = src.clamp(-self._limit, self._limit)
+            half[a:b].copy_(src)
 
     def decode_from(self, payload: memoryview, n: int, out: torch.Tensor) -> torch.Tensor:
-        out.copy_(readonly_tensor(payload, self.dtype, n))
-        check_finite(out, f"{self.name} payload")
+        half = readonly_tensor(payload, self.dtype, n)
+        for a, b in chunks(n):
+            out[a:b].copy_(half[a:b])
+            check_finite(out[a:b], f"{self.name} payload")
         return out

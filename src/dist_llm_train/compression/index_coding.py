@@ -49,7 +49,7 @@ def encode_indices(idx: torch.Tensor, d: int) -> bytes:
         size = bitpack.packed_nbytes(k, w) + bitpack.packed_nbytes(n_esc, we)
         if best is None or size < best:
             best_w, best = w, size
-    if (d + 7) // 8 < best:
+    if (d + 7) // 8 < best + 9:  # the delta layout also spends a width byte and an escape count
         mask = np.zeros(d, dtype=bool)
         mask[idx.numpy()] = True
         return pack_u8(BITMAP) + pack_u64(k) + np.packbits(mask, bitorder="little").tobytes()

@@ -75,13 +75,13 @@ class QSGDCodec(DenseCodec):
         self._gen.set_state(state["generator"])
 
     # -- encoding -----------------------------------------------------------------------------
-    def _bucket_norms(self, values: torch.Tensor, norms: torch.Tensor) -> None:
+    def _bucket_norms(self, values: torch.Tensor, norms: torch.Tensor, dtype: torch.dtype | None = None) -> None:
         n, b = values.numel(), self.bucket
         full = n // b
         if full:
-            torch.linalg.vector_norm(values[: full * b].view(full, b), dim=1, out=norms[:full])
+            norms[:full] = torch.linalg.vector_norm(values[: full * b].view(full, b), dim=1, dtype=dtype)
         if n % b:
-            norms[full] = torch.linalg.vector_norm(values[full * b :])
+            norms[full] = torch.linalg.vector_norm(values[full * b :], dtype=dtype)
 
     def _buffers(self, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self._fbuf is None or self._fbuf.numel() < m:
@@ -98,8 +98,9 @@ class QSGDCodec(DenseCodec):
         if n == 0:
             return
         self._bucket_norms(values, norms)
-        top = float(norms.max())
-        if not math.isfinite(top):
+        if not math.isfinite(float(norms.max())):  # squares overflow fp32 above ~1e19: redo in fp64
+            self._bucket_norms(values, norms, torch.float64)
+        if not math.isfinite(float(norms.max())):
             raise ValueError("qsgd: the vector to encode contains NaN or Inf (or a bucket norm overflows)")
         norms.mul_(_NORM_MARGIN)
         scale = torch.where(norms > 0, s / norms, torch.zeros(()))

@@ -44,6 +44,20 @@ def writable_tensor(arr: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     return torch.from_numpy(arr).view(dtype)
 
 
+CHUNK = 1 << 20  # entries per cache-sized step of the fused elementwise loops
+
+
+def chunks(n: int, size: int = CHUNK):
+    """(start, stop) pairs covering range(n): a check and a cast on one chunk share the cache."""
+    return ((a, min(n, a + size)) for a in range(0, n, size))
+
+
+def finite_range(t: torch.Tensor) -> tuple[float, float]:
+    """(min, max) of t; NaN if any entry is NaN (aminmax propagates NaN)."""
+    lo, hi = torch.aminmax(t)
+    return float(lo), float(hi)
+
+
 def check_finite(t: torch.Tensor, what: str) -> None:
     """Raise DecodeError when `t` holds NaN or Inf (aminmax is one fast pass and propagates NaN)."""
     if t.numel() == 0:

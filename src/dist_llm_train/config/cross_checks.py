@@ -43,5 +43,10 @@ def check_run(cfg: RunConfig) -> None:
 
         mod = _registry("dist_llm_train.aggregation")
         if mod is not None and hasattr(mod, "check_precondition"):
-            # raises PreconditionError (a ValueError) naming the rule, n and f
-            mod.check_precondition(cfg.aggregation.rule, n=k, f=cfg.aggregation.f, pre=cfg.aggregation.pre)
+            try:
+                mod.check_precondition(cfg.aggregation.rule, n=k, f=cfg.aggregation.f, pre=cfg.aggregation.pre)
+            except ValueError as exc:
+                raise ValueError(
+                    f"aggregation.rule = {cfg.aggregation.rule!r} with aggregation.f = {cfg.aggregation.f} and "
+                    f"{k} updates per server step (sync.buffer_size): {exc}"
+                ) from None

@@ -43,3 +43,12 @@ def check_attack(name: str) -> str:
         if base not in names:
             raise ValueError(f"unknown attack {name!r}; allowed: {', '.join(sorted(names))}")
     return name
+
+
+def check_model(name: str) -> str:
+    mod = _registry("dist_llm_train.models")
+    if mod is not None and hasattr(mod, "available_models"):
+        names = mod.available_models()
+        if name not in names:
+            raise ValueError(f"unknown model {name!r}; allowed: {', '.join(sorted(names))}")
+    return name

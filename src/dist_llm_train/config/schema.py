@@ -25,6 +25,13 @@ class ModelConfig(Section):
     path: str | None = Field(None, description="local directory or file with weights or a tokenizer")
     tokenizer: str | None = Field(None, description="path to a tokenizer of your own")
 
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        from dist_llm_train.config.registry_check import check_model
+
+        return check_model(v)
+
 
 class DataConfig(Section):
     corpus: str = Field("wiki", description="wiki | shakespeare | kjv | wikitext-2 | text:PATH | parquet:PATH")
@@ -112,6 +119,11 @@ class SyncConfig(Section):
     staleness_lr: bool = Field(False, description="scale the server lr by 1/max(1, staleness)")
     buffer_size: int | None = Field(
         None, ge=1, description="K updates per server step; default 1 for async, n for sync"
+    )
+    pull_policy: Literal["fresh", "always"] = Field(
+        "fresh",
+        description="fresh: a worker computes at most once per server version (waits for a newer one); "
+        "always: it keeps computing on the version it has, and its extra updates are merged",
     )
 
 

@@ -93,6 +93,7 @@ class MainController:
             virtual_time_budget=cfg.virtual_time_budget,
             target_loss=cfg.eval.target_loss,
             max_samples=cfg.max_samples,
+            pull_policy=cfg.sync.pull_policy,
             eval_every=cfg.eval.every_steps,
             flops_per_token=6.0 * layout.numel,
             extra={"tokens_per_step": tokens_per_step},

@@ -54,7 +54,11 @@ def parquet_corpus(path: str) -> Corpus:
     cols = table.column_names
     text_col = "text" if "text" in cols else None
     if text_col is None:
-        strings = [c for c in cols if str(table.schema.field(c).type) in ("string", "large_string")]
+        strings = [
+            c
+            for c in cols
+            if c not in ("split", "title") and str(table.schema.field(c).type) in ("string", "large_string")
+        ]
         if len(strings) != 1:
             raise ConfigError(
                 f"corpus `parquet:{path}` needs a `text` column (or exactly one string column); columns: {cols}"

@@ -46,7 +46,10 @@ def from_pretrained_offline(model_cls, path: str | None, hub_ids: Sequence[str],
     if path:
         p = Path(os.path.expanduser(path))
         if not p.exists():
-            raise ResourceNotFoundError(f"model.path {path!r} for {what} does not exist")
+            raise ResourceNotFoundError(
+                f"model.path {path!r} for {what} does not exist; point it at a directory with config.json and "
+                "model.safetensors, or set `model.init: random`"
+            )
         candidates.append(str(p))
     else:
         candidates.extend(hub_ids)

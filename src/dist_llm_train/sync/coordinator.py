@@ -18,6 +18,15 @@ import torch
 from dist_llm_train.sync.accounting import WorkerStats, filtering_summary
 from dist_llm_train.sync.staleness import IntervalTracker, StalenessBound, staleness_weight
 
+
+def all_finite(x: torch.Tensor) -> bool:
+    """One allocation-free pass: a NaN or Inf makes the sum non-finite. Only when the sum is not
+    finite (a NaN, an Inf, or finite values that overflow together) is the exact check run."""
+    if bool(torch.isfinite(x.sum())):
+        return True
+    return bool(torch.isfinite(x).all())
+
+
 #: an aggregator's trust below this counts as "filtered" for detection statistics
 FILTER_THRESHOLD = 0.5
 
@@ -91,6 +100,7 @@ class BoundedAsyncCoordinator:
         self.stats = {w: WorkerStats(worker_id=w, byzantine=w in byz) for w in range(num_workers)}
         self.active: set[int] = set(range(num_workers))
         self._pending: dict[int, _Pending] = {}
+        self._buffers: dict[int, torch.Tensor] = {}
         self._offered: set[int] = set()  # workers heard from since the last flush (sync barrier)
         self.flushes = 0
         #: hook run on the stacked rows before aggregation (omniscient attacks in simulation)
@@ -133,12 +143,16 @@ class BoundedAsyncCoordinator:
         st.staleness[tau] += 1
         if tau > bound:
             return self._reject(st, "stale", tau, bound)
-        if not bool(torch.isfinite(update).all()):
+        if not all_finite(update):
             return self._reject(st, "non_finite", tau, bound)
         w = staleness_weight(tau, self.weighting, self.exp_a)
         p = self._pending.get(worker_id)
         if p is None:
-            self._pending[worker_id] = _Pending(update.mul(w), w, 1, n_samples, [tau])
+            buf = self._buffers.get(worker_id)
+            if buf is None or buf.shape != update.shape:
+                buf = self._buffers[worker_id] = torch.empty_like(update)  # reused: big fresh allocations are slow
+            torch.mul(update, w, out=buf)
+            self._pending[worker_id] = _Pending(buf, w, 1, n_samples, [tau])
         else:
             p.total.add_(update, alpha=w)
             p.weight_sum += w
@@ -208,6 +222,7 @@ class BoundedAsyncCoordinator:
     def deactivate(self, worker_id: int) -> None:
         self.active.discard(worker_id)
         self._pending.pop(worker_id, None)
+        self._buffers.pop(worker_id, None)
 
     def can_aggregate(self) -> bool:
         """Whether the active workers still satisfy the aggregator's precondition."""

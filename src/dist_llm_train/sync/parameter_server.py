@@ -18,7 +18,7 @@ import torch
 
 from dist_llm_train.config.schema import OptimizerConfig
 from dist_llm_train.layout import ParamLayout
-from dist_llm_train.sync.coordinator import Admission, BoundedAsyncCoordinator, FlushResult
+from dist_llm_train.sync.coordinator import Admission, BoundedAsyncCoordinator, FlushResult, all_finite
 from dist_llm_train.sync.server_optimizer import ServerOptimizer
 
 __all__ = ["ParameterServer", "BoundedAsyncCoordinator", "PullResult", "SubmitResult"]
@@ -80,7 +80,7 @@ class ParameterServer:
         """One server step with an already aggregated update."""
         if update.numel() != self.numel:
             raise ValueError(f"update has {update.numel()} elements, the model has {self.numel}")
-        if not bool(torch.isfinite(update).all()):
+        if not all_finite(update):
             raise ValueError("aggregated update is not finite; the server step was skipped")
         self.last_lr = self.optimizer.step(self.params, update, lr_scale)
         self.version += 1

@@ -5,22 +5,15 @@ budget, then the checklist, the report, the plots and results.json in one direct
 from __future__ import annotations
 
 import datetime as dt
-import os
-import platform
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
 
 from dist_llm_train.config import load_config
 from dist_llm_train.controller.main_controller import MainController
 from dist_llm_train.controller.run_result import RunResult
+from dist_llm_train.validation.checklist import check_specs
+from dist_llm_train.validation.report import machine_description
 from dist_llm_train.validation.suites import Suite, get_suite
-
-
-def machine_description() -> str:
-    return (f"{os.cpu_count()} CPU cores, {platform.machine()}, torch {torch.__version__}, "
-            f"Python {platform.python_version()}")
 
 
 def suite_configs(suite: Suite, overrides: list[str]):
@@ -40,6 +33,7 @@ def run_suite(
     log: Callable[[str], None] = print,
 ) -> dict:
     suite = get_suite(name, preset)
+    check_specs(suite.checks)  # a typo in a checklist fails now, not after hours of training
     base_cfg, exp_cfg, variant_cfgs = suite_configs(suite, overrides or [])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

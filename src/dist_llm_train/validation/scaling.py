@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dist_llm_train.config import load_config
 from dist_llm_train.controller.main_controller import MainController
+from dist_llm_train.validation.curves import first_crossing
 
 SCALING_PRESETS = {
     "quick": {"workers": [1, 5, 10, 50], "model": "gpt2-tiny", "seq_len": 64, "batch_size": 4, "steps_1": 120,
@@ -24,18 +25,7 @@ SCALING_PRESETS = {
 
 
 def time_to_target(curve: list[dict], target: float, key: str = "virtual_time") -> float | None:
-    """First crossing of `target` by the validation loss, linearly interpolated between eval points."""
-    prev = None
-    for p in curve:
-        if p.get("loss") is None:
-            continue
-        if p["loss"] <= target:
-            if prev is None or prev["loss"] == p["loss"]:
-                return float(p[key])
-            frac = (prev["loss"] - target) / (prev["loss"] - p["loss"])
-            return float(prev[key] + frac * (p[key] - prev[key]))
-        prev = p
-    return None
+    return first_crossing(curve, target, axis=key)
 
 
 def scaling_config(p: dict, n: int, steps: int, target: float | None, overrides: list[str]):

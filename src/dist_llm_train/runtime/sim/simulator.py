@@ -28,6 +28,8 @@ from dist_llm_train.worker.worker_logic import UpdateMessage, WorkerLogic
 
 #: effective memory bandwidth of the server when aggregating (bytes/s); rules scale it by their cost
 SERVER_BYTES_PER_SECOND = 5e9
+#: size of a pull reply that says "you already have the current version" (version number + header)
+NOT_MODIFIED_BYTES = 16
 
 
 @dataclass
@@ -55,7 +57,8 @@ class SimOptions:
     eval_every: int = 50
     flops_per_token: float = 0.0  # 6 x parameters for a forward + backward
     max_wall_seconds: float | None = None
-    log_every_event: bool = True
+    pull_policy: str = "fresh"
+    stall_limit: int = 200  # arrivals without a server step (per worker) before the run is declared stalled
     extra: dict = field(default_factory=dict)
 
 
@@ -96,10 +99,12 @@ class Simulator:
         self.samples_processed = 0
         self.compute_time = [0.0] * len(workers)
         self.last_base = [-1] * len(workers)
+        self.have_version = [-1] * len(workers)  # the version each worker's replica holds
         self.waiting: list[int] = []
         self.curve: list[dict] = []
         self.wall = {"compute": 0.0, "encode": 0.0, "decode": 0.0, "aggregate": 0.0, "eval": 0.0, "downlink": 0.0}
         self.train_loss_ema: float | None = None
+        self.arrivals_since_step = 0
 
     # -- helpers ---------------------------------------------------------------------------------
     def _emit(self, kind: str, **fields) -> None:
@@ -176,18 +181,24 @@ class Simulator:
 
     def _on_pull(self, w: int) -> None:
         version = self.server.version
-        if self.coord.mode == "sync" and version <= self.last_base[w]:
-            self.waiting.append(w)  # barrier: wait for the step this worker contributed to
+        fresh_only = self.coord.mode == "sync" or self.opt.pull_policy == "fresh"
+        if fresh_only and version <= self.last_base[w]:
+            self.waiting.append(w)  # wait for a version newer than the one this worker already used
             return
         link = self.topology[w]
         t0 = time.perf_counter()
-        if self.downlink is not None and self.downlink.has_replica(w):
+        if self.have_version[w] == version:
+            # nothing changed since this worker's last pull: the reply is a bare "not modified"
+            params = self.server.params if self.downlink is None else self.downlink.replicas[w]
+            nbytes = NOT_MODIFIED_BYTES
+        elif self.downlink is not None and self.downlink.has_replica(w):
             enc, params = self.downlink.encode_for(w, self.server.params)
             nbytes = enc.wire_bytes
         else:
             params = self.server.params if self.downlink is None else self.downlink.start(w, self.server.params)
             nbytes = self.dense_down_bytes
         self.wall["downlink"] += time.perf_counter() - t0
+        self.have_version[w] = version
         self.coord.stats[w].bytes_down += nbytes
         t_down = link.transfer_time(nbytes, "down", self.rngs[w])
         t0 = time.perf_counter()
@@ -222,10 +233,16 @@ class Simulator:
         if loss is not None and res.admission.accepted and not self.workers[w].byzantine:
             self.train_loss_ema = loss if self.train_loss_ema is None else 0.9 * self.train_loss_ema + 0.1 * loss
         adm = res.admission
+        if not adm.accepted:
+            self.last_base[w] = -1  # a rejected worker recomputes at once instead of waiting for a step
         self._emit("push", worker=w, base=msg.base_version, staleness=adm.staleness, bound=adm.bound,
                    accepted=adm.accepted, reason=adm.reason, bytes_up=len(data), loss=loss)
         delay = 0.0
+        self.arrivals_since_step += 1
+        if res.flushed is None and self.arrivals_since_step > self.opt.stall_limit * len(self.workers):
+            return "stalled"
         if res.flushed is not None:
+            self.arrivals_since_step = 0
             fl = res.flushed
             self.samples_applied += fl.samples
             delay = self._aggregation_time(len(fl.worker_ids))

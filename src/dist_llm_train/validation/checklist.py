@@ -1,0 +1,350 @@
+"""The validation checklist: each item a measured number, a threshold and a verdict.
+
+Items are data. A suite lists item specs such as `{"item": "perplexity_within", "threshold": 0.10}`;
+`evaluate_checklist` turns them into ChecklistItems computed from the baseline and experimental
+RunResults, nothing else. Each item function is also callable directly with keyword thresholds.
+Specs are checked by `check_specs` (unknown item, unknown or missing parameter -> ConfigError) so
+that a typo is caught before hours of training rather than after.
+
+Conventions: "within X" items measure a relative degradation (experimental against baseline) and
+pass when it is <= X; "above"/"below" items are strict unless the spec says `inclusive: true`.
+An item whose input is missing (no Byzantine worker to detect, a curve that never reaches the
+target) fails with a detail saying what was missing: a check that was asked for and could not be
+measured has not passed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dist_llm_train.controller.run_result import RunResult
+from dist_llm_train.errors import ConfigError, DistLLMError
+from dist_llm_train.validation import figures as fig
+from dist_llm_train.validation.curves import first_crossing, initial_value, sample_axis
+
+#: ways a run may stop that mean it finished as planned
+CLEAN_STOPS = ("max_server_steps", "max_samples", "target_loss", "virtual_time_budget", "max_wall_seconds")
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+@dataclass
+class ChecklistItem:
+    name: str
+    measured: float | None
+    threshold: float | None
+    comparison: str  # measured <comparison> threshold must hold
+    passed: bool
+    detail: str
+    unit: str = ""  # relative | fraction | x | GB/h | loss | step | samples | s
+    inputs: dict = field(default_factory=dict)  # the raw numbers `measured` was computed from
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: Mapping) -> ChecklistItem:
+        return cls(**dict(d))
+
+
+def holds(measured: float | None, comparison: str, threshold: float | None) -> bool:
+    """Whether `measured comparison threshold`; a missing or non-finite number never passes."""
+    if measured is None or threshold is None or not math.isfinite(measured):
+        return False
+    return _OPS[comparison](measured, threshold)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:g}%"
+
+
+def _above(inclusive: bool) -> str:
+    return ">=" if inclusive else ">"
+
+
+def _below(inclusive: bool) -> str:
+    return "<=" if inclusive else "<"
+
+
+def _fmt(x) -> str:
+    return "missing" if x is None else f"{x:.4g}"
+
+
+def _item(name, measured, comparison, threshold, unit, detail, inputs, ok=True) -> ChecklistItem:
+    passed = bool(ok) and holds(measured, comparison, threshold)
+    return ChecklistItem(name, measured, threshold, comparison, passed, detail, unit, inputs)
+
+
+# -- convergence quality --------------------------------------------------------------------------
+def _relative_item(name, metric, baseline, experimental, threshold, worse_is_higher=True) -> ChecklistItem:
+    b, e = baseline.final.get(metric), experimental.final.get(metric)
+    change = fig.relative_change(e, b)
+    measured = None if change is None else (change if worse_is_higher else -change)
+    direction = "increase" if worse_is_higher else "decrease"
+    rel = "n/a" if measured is None else f"{measured:+.2%}"
+    detail = f"{metric}: experimental {_fmt(e)} vs baseline {_fmt(b)}, relative {direction} {rel}"
+    if change is None:
+        detail += f" ({metric} missing or non-finite in a run's final evaluation)"
+    return _item(name, measured, "<=", threshold, "relative", detail, {"baseline": b, "experimental": e})
+
+
+def perplexity_within(baseline: RunResult, experimental: RunResult, threshold: float = 0.10) -> ChecklistItem:
+    """Final perplexity at most (1 + threshold) x the baseline's."""
+    return _relative_item(f"Final perplexity within {_pct(threshold)} of baseline", "perplexity",
+                          baseline, experimental, threshold)
+
+
+def final_loss_within(baseline: RunResult, experimental: RunResult, threshold: float = 0.10) -> ChecklistItem:
+    """Final validation loss at most (1 + threshold) x the baseline's."""
+    return _relative_item(f"Final loss within {_pct(threshold)} of baseline", "loss", baseline, experimental,
+                          threshold)
+
+
+def mlm_accuracy_within(baseline: RunResult, experimental: RunResult, threshold: float = 0.05) -> ChecklistItem:
+    """Final MLM accuracy at least (1 - threshold) x the baseline's (a relative, not absolute, drop)."""
+    return _relative_item(f"MLM accuracy within {_pct(threshold)} of baseline (relative drop)", "mlm_accuracy",
+                          baseline, experimental, threshold, worse_is_higher=False)
+
+
+def no_divergence(baseline: RunResult, experimental: RunResult, clean_stops: list[str] | None = None) -> ChecklistItem:
+    """Finite final loss, below the loss before training, and the run stopped for a planned reason."""
+    stops = tuple(clean_stops) if clean_stops is not None else CLEAN_STOPS
+    start, end = initial_value(experimental.curve, "loss"), experimental.final_loss
+    finite = fig.is_finite(end)
+    clean = experimental.stopped_by in stops
+    problems = []
+    if not finite:
+        problems.append(f"final loss is {end}")
+    if not clean:
+        problems.append(f"stopped by {experimental.stopped_by!r}, not one of {', '.join(stops)}")
+    if finite and start is not None and not end < start:
+        problems.append("loss did not fall below its initial value")
+    detail = f"loss {_fmt(start)} -> {_fmt(end)}, stopped by {experimental.stopped_by}"
+    if problems:
+        detail += "; " + "; ".join(problems)
+    return _item("No divergence or crash", float(end) if end is not None else None, "<", start, "loss", detail,
+                 {"initial_loss": start, "final_loss": end, "stopped_by": experimental.stopped_by}, ok=clean)
+
+
+# -- acceptance -----------------------------------------------------------------------------------
+def acceptance_above(baseline: RunResult, experimental: RunResult, threshold: float = 0.80,
+                     inclusive: bool = False) -> ChecklistItem:
+    """Accepted / submitted updates over all workers."""
+    s = experimental.summary
+    return _item(f"Gradient acceptance rate {_above(inclusive)} {_pct(threshold)}", float(s["acceptance_rate"]),
+                 _above(inclusive), threshold, "fraction", f"{s['accepted']} of {s['submitted']} updates accepted",
+                 {"accepted": s["accepted"], "submitted": s["submitted"]})
+
+
+def no_worker_starved(baseline: RunResult, experimental: RunResult, min_acceptance: float = 0.0,
+                      inclusive: bool = False) -> ChecklistItem:
+    """Every honest worker's acceptance rate above the floor (floor 0: each had an update accepted)."""
+    honest = [w for w in fig.workers(experimental) if not w["byzantine"]]
+    rates = {w["name"]: float(w["acceptance_rate"]) for w in honest}
+    measured = min(rates.values()) if rates else None
+    starved = [n for n, r in rates.items() if not holds(r, _above(inclusive), min_acceptance)]
+    lowest = "n/a" if measured is None else f"{measured:.1%}"
+    detail = f"lowest honest acceptance {lowest} over {len(rates)} honest workers"
+    if starved:
+        detail += f"; at or below the floor: {', '.join(starved)}"
+    return _item(f"No worker starved (every honest worker's acceptance {_above(inclusive)} {_pct(min_acceptance)})",
+                 measured, _above(inclusive), min_acceptance, "fraction", detail, {"per_worker": rates})
+
+
+def region_acceptance_above(baseline: RunResult, experimental: RunResult, region: str, threshold: float = 0.10,
+                            inclusive: bool = False) -> ChecklistItem:
+    """Accepted / submitted over the workers of one region (e.g. "edge-device")."""
+    regions = fig.region_acceptance(experimental)
+    r = regions.get(region)
+    name = f"Workers in {region} have {_above(inclusive)} {_pct(threshold)} of their updates accepted"
+    if r is None:
+        detail = f"no worker in region {region!r}; regions of this run: {', '.join(sorted(regions))}"
+        return _item(name, None, _above(inclusive), threshold, "fraction", detail, {})
+    detail = f"{r['accepted']} of {r['submitted']} updates from {r['workers']} worker(s) accepted"
+    if not r["submitted"]:
+        detail = f"the {r['workers']} worker(s) in {region} submitted no update during the run"
+    return _item(name, r["acceptance_rate"], _above(inclusive), threshold, "fraction", detail, dict(r))
+
+
+# -- bandwidth ------------------------------------------------------------------------------------
+def uplink_reduction_above(baseline: RunResult, experimental: RunResult, threshold: float = 10.0,
+                           inclusive: bool = False) -> ChecklistItem:
+    """Baseline bytes_up / experimental bytes_up (worker -> server traffic, the compressed direction)."""
+    b, e = int(baseline.summary["bytes_up"]), int(experimental.summary["bytes_up"])
+    return _item(f"Uplink bandwidth reduction {_above(inclusive)} {threshold:g}x (baseline / experimental bytes up)",
+                 fig.ratio(b, e), _above(inclusive), threshold, "x", f"bytes up: baseline {b}, experimental {e}",
+                 {"baseline_bytes_up": b, "experimental_bytes_up": e})
+
+
+def total_reduction_above(baseline: RunResult, experimental: RunResult, threshold: float = 10.0,
+                          inclusive: bool = False) -> ChecklistItem:
+    """Baseline (bytes_up + bytes_down) / experimental (bytes_up + bytes_down): both directions."""
+    b = int(baseline.summary["bytes_up"]) + int(baseline.summary["bytes_down"])
+    e = int(experimental.summary["bytes_up"]) + int(experimental.summary["bytes_down"])
+    return _item(f"Total bandwidth reduction {_above(inclusive)} {threshold:g}x (up + down, baseline / experimental)",
+                 fig.ratio(b, e), _above(inclusive), threshold, "x", f"bytes up+down: baseline {b}, experimental {e}",
+                 {"baseline_bytes_total": b, "experimental_bytes_total": e})
+
+
+def bytes_per_worker_hour_below(baseline: RunResult, experimental: RunResult, threshold_gb: float = 10.0,
+                                inclusive: bool = False) -> ChecklistItem:
+    """The busiest worker's (bytes_up + bytes_down) per virtual hour, in GB (1e9 bytes)."""
+    rates = fig.worker_gb_per_hour(experimental)
+    known = [r for r in rates if r is not None]
+    measured = max(known) if known else None
+    detail = (f"busiest worker {_fmt(measured)} GB/h over {experimental.virtual_time:.4g} s of virtual time"
+              if known else "no virtual time elapsed")
+    return _item(f"Bandwidth per worker {_below(inclusive)} {threshold_gb:g} GB per hour", measured,
+                 _below(inclusive), threshold_gb, "GB/h", detail,
+                 {"per_worker_gb_per_hour": rates, "virtual_time": experimental.virtual_time})
+
+
+def bytes_per_worker_hour_projected_below(baseline: RunResult, experimental: RunResult, params: int,
+                                          threshold_gb: float = 10.0, inclusive: bool = False) -> ChecklistItem:
+    """The measured busiest-worker GB/h scaled to a model of `params` parameters: x params / num_params.
+
+    For a fixed codec ratio the bytes of every message grow linearly with the parameter count. The
+    step rate is held fixed, which over-states the rate of a larger (slower-stepping) model: the
+    projection is an upper bound."""
+    known = [r for r in fig.worker_gb_per_hour(experimental) if r is not None]
+    measured_rate = max(known) if known else None
+    scale = params / experimental.num_params
+    projected = None if measured_rate is None else measured_rate * scale
+    return _item(f"Bandwidth per worker projected to {params / 1e6:g}M parameters {_below(inclusive)} "
+                 f"{threshold_gb:g} GB per hour", projected, _below(inclusive), threshold_gb, "GB/h",
+                 f"measured {_fmt(measured_rate)} GB/h at {experimental.num_params} parameters x {scale:.4g}",
+                 {"measured_gb_per_hour": measured_rate, "num_params": experimental.num_params, "params": params})
+
+
+# -- Byzantine filtering --------------------------------------------------------------------------
+def byzantine_filtered(baseline: RunResult, experimental: RunResult, threshold: float = 1.0,
+                       max_false_positive_rate: float | None = None) -> list[ChecklistItem]:
+    """Detection rate (Byzantine inputs given trust below 0.5 / Byzantine inputs) >= threshold; with
+    max_false_positive_rate, also the honest false-positive item."""
+    flt = experimental.summary["filtering"]
+    detail = f"{flt['true_positives']} of {flt['byzantine_inputs']} Byzantine inputs filtered"
+    if not flt["byzantine_inputs"]:
+        detail = "no Byzantine inputs in this run: nothing to detect"
+    items = [_item(f"Byzantine workers filtered (detection rate >= {_pct(threshold)})", flt["detection_rate"], ">=",
+                   threshold, "fraction", detail,
+                   {k: flt[k] for k in ("true_positives", "byzantine_inputs", "detection_rate")})]
+    if max_false_positive_rate is not None:
+        items.append(false_positive_rate_below(baseline, experimental, max_false_positive_rate))
+    return items
+
+
+def false_positive_rate_below(baseline: RunResult, experimental: RunResult, threshold: float = 0.05,
+                              inclusive: bool = False) -> ChecklistItem:
+    """Honest inputs filtered / honest inputs."""
+    flt = experimental.summary["filtering"]
+    return _item(f"Honest false-positive rate {_below(inclusive)} {_pct(threshold)}", flt["false_positive_rate"],
+                 _below(inclusive), threshold, "fraction",
+                 f"{flt['false_positives']} of {flt['honest_inputs']} honest inputs filtered",
+                 {"false_positives": flt["false_positives"], "honest_inputs": flt["honest_inputs"]})
+
+
+# -- convergence speed ----------------------------------------------------------------------------
+_AXIS_WORDS = {"step": ("Server steps", "step"), "samples": ("Samples", "samples"),
+               "virtual_time": ("Virtual time", "s")}
+
+
+def _to_target_within(baseline, experimental, threshold, axis, target_loss, margin) -> ChecklistItem:
+    words, unit = _AXIS_WORDS[axis]
+    curve_axis = sample_axis(baseline.curve, experimental.curve) if axis == "samples" else axis
+    name = f"{words} to the target loss within +{_pct(threshold)} of baseline"
+    try:
+        target = fig.target_loss_for(baseline, target_loss, margin)
+    except DistLLMError as exc:
+        return _item(name, None, "<=", threshold, "relative", str(exc), {})
+    b = first_crossing(baseline.curve, target, curve_axis)
+    e = first_crossing(experimental.curve, target, curve_axis)
+    rel = None if b is None or e is None else (e / b - 1.0 if b > 0 else (0.0 if e == 0 else math.inf))
+    how = f"given target {target:.4g}" if target_loss is not None else (
+        f"target {target:.4g} = baseline final loss x (1 + {margin:g})")
+    reached = {k: "never reached it" if v is None else f"{v:.4g}" for k, v in (("b", b), ("e", e))}
+    detail = f"{how}; {curve_axis}: baseline {reached['b']}, experimental {reached['e']}"
+    return _item(name, rel, "<=", threshold, "relative", detail,
+                 {"target_loss": target, "axis": curve_axis, "unit": unit, "baseline": b, "experimental": e})
+
+
+def steps_to_target_within(baseline: RunResult, experimental: RunResult, threshold: float = 0.20,
+                           target_loss: float | None = None, margin: float = 0.02) -> ChecklistItem:
+    """Server steps to the target loss at most (1 + threshold) x the baseline's. Comparable only
+    when a server step aggregates as many worker updates in both runs (same buffer size)."""
+    return _to_target_within(baseline, experimental, threshold, "step", target_loss, margin)
+
+
+def samples_to_target_within(baseline: RunResult, experimental: RunResult, threshold: float = 0.20,
+                             target_loss: float | None = None, margin: float = 0.02) -> ChecklistItem:
+    """Samples (sequences the workers processed) to the target loss, at most (1 + threshold) x the
+    baseline's: the step count's fair form when the runs aggregate different numbers of updates."""
+    return _to_target_within(baseline, experimental, threshold, "samples", target_loss, margin)
+
+
+def time_to_target_within(baseline: RunResult, experimental: RunResult, threshold: float = 0.20,
+                          target_loss: float | None = None, margin: float = 0.02) -> ChecklistItem:
+    """Virtual seconds to the target loss, at most (1 + threshold) x the baseline's."""
+    return _to_target_within(baseline, experimental, threshold, "virtual_time", target_loss, margin)
+
+
+# -- specs ----------------------------------------------------------------------------------------
+ITEMS: dict[str, Callable[..., ChecklistItem | list[ChecklistItem]]] = {
+    "perplexity_within": perplexity_within,
+    "mlm_accuracy_within": mlm_accuracy_within,
+    "final_loss_within": final_loss_within,
+    "no_divergence": no_divergence,
+    "acceptance_above": acceptance_above,
+    "no_worker_starved": no_worker_starved,
+    "region_acceptance_above": region_acceptance_above,
+    "uplink_reduction_above": uplink_reduction_above,
+    "total_reduction_above": total_reduction_above,
+    "bytes_per_worker_hour_below": bytes_per_worker_hour_below,
+    "bytes_per_worker_hour_projected_below": bytes_per_worker_hour_projected_below,
+    "byzantine_filtered": byzantine_filtered,
+    "false_positive_rate_below": false_positive_rate_below,
+    "steps_to_target_within": steps_to_target_within,
+    "samples_to_target_within": samples_to_target_within,
+    "time_to_target_within": time_to_target_within,
+}
+
+
+def check_specs(specs: list[Mapping[str, Any]]) -> None:
+    """Raise ConfigError naming the problem for any spec that is not {"item": known, **its parameters}."""
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, Mapping) or "item" not in spec:
+            raise ConfigError(f"checklist spec #{i} must be a mapping with an 'item' key, got {spec!r}")
+        fn = ITEMS.get(spec["item"])
+        if fn is None:
+            raise ConfigError(f"unknown checklist item {spec['item']!r}; allowed: {', '.join(ITEMS)}")
+        params = list(inspect.signature(fn).parameters.values())[2:]
+        allowed = {p.name for p in params}
+        unknown = set(spec) - allowed - {"item"}
+        if unknown:
+            raise ConfigError(f"checklist item {spec['item']!r} has no parameter {', '.join(sorted(unknown))}; "
+                              f"allowed: {', '.join(sorted(allowed)) or 'none'}")
+        missing = [p.name for p in params if p.default is inspect.Parameter.empty and p.name not in spec]
+        if missing:
+            raise ConfigError(f"checklist item {spec['item']!r} needs {', '.join(missing)}")
+
+
+def evaluate_checklist(specs: list[Mapping[str, Any]], baseline: RunResult,
+                       experimental: RunResult) -> list[ChecklistItem]:
+    """The ChecklistItems of `specs`, in order (a spec may yield more than one item)."""
+    check_specs(specs)
+    items: list[ChecklistItem] = []
+    for spec in specs:
+        params = {k: v for k, v in spec.items() if k != "item"}
+        out = ITEMS[spec["item"]](baseline, experimental, **params)
+        items.extend(out if isinstance(out, list) else [out])
+    return items
+
+
+def all_passed(items: list[ChecklistItem]) -> bool:
+    return bool(items) and all(i.passed for i in items)
