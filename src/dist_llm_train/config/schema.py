@@ -176,6 +176,7 @@ class CheckpointConfig(Section):
     every_steps: int | None = Field(None, ge=1)
     every_seconds: float | None = Field(None, gt=0)
     keep: int = Field(3, ge=1)
+    dir: str | None = Field(None, description="checkpoint directory; default <run dir>/checkpoints")
 
 
 class RuntimeConfig(Section):
@@ -183,6 +184,20 @@ class RuntimeConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(50051, ge=0, le=65535)
     torch_threads: int = Field(1, ge=1)
+    token_file: str | None = Field(None, description="server: hashed worker tokens, default <run dir>/tokens.json")
+    tls_cert: str | None = Field(None, description="server: PEM certificate; with tls_key, the service speaks TLS only")
+    tls_key: str | None = Field(None, description="server: PEM private key of tls_cert")
+    tls_client_ca: str | None = Field(None, description="server: CA of client certificates (mutual TLS)")
+    heartbeat_interval: float = Field(1.0, gt=0, description="seconds between a worker's heartbeats")
+    heartbeat_misses: float = Field(5.0, ge=1, description="drop a worker silent for this many heartbeat intervals")
+    drop_after_steps: float = Field(
+        5.0, ge=1, description="drop a worker with no update for this many of its own (EMA) step intervals"
+    )
+    drop_floor_seconds: float = Field(10.0, gt=0, description="no worker is dropped sooner than this")
+    startup_grace_seconds: float = Field(600.0, gt=0, description="time a new worker has for its first update")
+    min_workers: int | None = Field(None, ge=1, description="start training when this many registered (default all)")
+    push_rate_limit: float = Field(50.0, ge=0, description="pushes per second per worker (0 = unlimited)")
+    chunk_bytes: int = Field(1 << 20, ge=1024, le=32 << 20, description="bytes per streamed message")
 
 
 class RunConfig(Section):

@@ -1,0 +1,150 @@
+"""The gRPC binding of ServerCore: authentication, session checks, streaming, status codes.
+
+Each handler authenticates first, then checks that the caller registered with this server
+incarnation (a restarted server answers ABORTED and the worker registers again), then hands
+validated data to the core. A `Rejected` from validation or the core becomes the status it names;
+nothing a client sends can raise out of a handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from concurrent import futures
+
+import grpc
+
+from dist_llm_train import __version__
+from dist_llm_train.runtime.grpc import ps_pb2 as pb
+from dist_llm_train.runtime.grpc.auth import Authenticator
+from dist_llm_train.runtime.grpc.server_core import ServerCore
+from dist_llm_train.runtime.grpc.validation import Rejected, check_header, decode_update, receive_payload
+from dist_llm_train.runtime.grpc.wire import MD_SESSION, METHODS, SERVICE, server_options
+
+log = logging.getLogger("dist_llm_train.grpc.service")
+_ENVELOPE_HEAD = struct.Struct("<4sBB")
+
+
+def envelope_spec(data: bytes | bytearray) -> str | None:
+    """The codec spec written in an envelope's header, or None when the bytes are not one."""
+    if len(data) < _ENVELOPE_HEAD.size:
+        return None
+    _, _, n = _ENVELOPE_HEAD.unpack_from(data, 0)
+    raw = bytes(data[_ENVELOPE_HEAD.size : _ENVELOPE_HEAD.size + n])
+    return raw.decode("ascii", "replace") if len(raw) == n else None
+
+
+class ParameterServerService:
+    def __init__(self, core: ServerCore, auth: Authenticator, *, run_config_json: str, layout_sha256: str,
+                 uplink_codec: str, downlink_codec: str = "", chunk_bytes: int = 1 << 20):
+        self.core = core
+        self.auth = auth
+        self.run_config_json = run_config_json
+        self.layout_sha256 = layout_sha256
+        self.uplink_codec = uplink_codec
+        self.downlink_codec = downlink_codec
+        self.chunk_bytes = chunk_bytes
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _session(self, context) -> None:
+        md = dict(context.invocation_metadata())
+        if md.get(MD_SESSION) != self.core.session:
+            raise Rejected(grpc.StatusCode.ABORTED, "the server restarted since this worker registered; register again")
+
+    def _refuse(self, context, worker_id, rej: Rejected):
+        name = rej.code.name
+        with self.core.lock:
+            self.core.refused[name] = self.core.refused.get(name, 0) + 1
+        if rej.code not in (grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION):
+            log.warning("refused call from worker %s (%s): %s: %s", worker_id, context.peer(), name, rej.message)
+        context.abort(rej.code, rej.message)
+
+    # -- handlers --------------------------------------------------------------------------------
+    def Register(self, req, context):
+        wid = self.auth.authenticate(context, req.worker_id)
+        try:
+            self.core.register(wid, req.hostname or context.peer())
+        except Rejected as rej:
+            self._refuse(context, wid, rej)
+        c = self.core
+        log.info("worker %d registered from %s (client %s)", wid, req.hostname or context.peer(),
+                 req.client_version or "?")
+        return pb.RegisterReply(
+            session=c.session, run_config_json=self.run_config_json, layout_sha256=self.layout_sha256,
+            numel=c.server.numel, version=c.server.version, uplink_codec=self.uplink_codec,
+            downlink_codec=self.downlink_codec, max_push_bytes=c.limits.max_bytes, chunk_bytes=self.chunk_bytes,
+            heartbeat_interval=c.membership.policy.heartbeat_interval, state=c.state, message=c.message,
+            num_workers=c.num_workers)
+
+    def Pull(self, req, context):
+        wid = self.auth.authenticate(context, req.worker_id)
+        try:
+            self._session(context)
+            payload = self.core.pull(wid, req)
+        except Rejected as rej:
+            self._refuse(context, wid, rej)
+        yield pb.PullChunk(header=payload.header)
+        if payload.data is not None:
+            view = memoryview(payload.data)
+            for start in range(0, len(view), self.chunk_bytes):
+                yield pb.PullChunk(data=bytes(view[start : start + self.chunk_bytes]))
+
+    def Push(self, request_iterator, context):
+        wid = self.auth.authenticate(context)
+        try:
+            self._session(context)
+            first = next(request_iterator, None)
+            if first is None or first.WhichOneof("part") != "header":
+                raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "a push must start with a header chunk")
+            h = first.header
+            version = self.core.admit_push(wid)
+            check_header(h, wid, version, self.core.limits)
+            data = receive_payload(request_iterator, h.total_bytes)
+            spec = envelope_spec(data)
+            if spec is not None and spec != self.uplink_codec:
+                raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"malformed update: codec {spec!r}, this run's workers send {self.uplink_codec!r}")
+            update = decode_update(data, self.core.decode, self.core.server.numel)
+            return self.core.push(wid, h, update, len(data))
+        except Rejected as rej:
+            self._refuse(context, wid, rej)
+
+    def Heartbeat(self, req, context):
+        wid = self.auth.authenticate(context, req.worker_id)
+        try:
+            self._session(context)
+            return self.core.heartbeat(wid, req.phase)
+        except Rejected as rej:
+            self._refuse(context, wid, rej)
+
+    def Status(self, req, context):
+        self.auth.authenticate(context)
+        return pb.StatusReply(json=self.core.status_json())
+
+
+def _handler(fn, req_type, reply_type, req_stream: bool, reply_stream: bool):
+    kinds = {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+    }
+    return kinds[(req_stream, reply_stream)](fn, request_deserializer=req_type.FromString,
+                                             response_serializer=reply_type.SerializeToString)
+
+
+def start_server(service: ParameterServerService, host: str = "127.0.0.1", port: int = 0,
+                 credentials: grpc.ServerCredentials | None = None, max_threads: int | None = None):
+    """Start serving; returns (grpc.Server, bound port). Port 0 picks a free port."""
+    handlers = {name: _handler(getattr(service, name), *spec) for name, spec in METHODS.items()}
+    threads = max_threads or 4 * service.core.num_workers + 8
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ps"),
+                         options=server_options(), maximum_concurrent_rpcs=None)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    addr = f"{host}:{port}"
+    bound = server.add_secure_port(addr, credentials) if credentials is not None else server.add_insecure_port(addr)
+    if bound == 0:
+        raise OSError(f"cannot listen on {addr}: the address is in use or not available on this host")
+    server.start()
+    log.info("parameter server %s listening on %s:%d (%s)", __version__, host, bound,
+             "TLS" if credentials is not None else "plain text")
+    return server, bound
