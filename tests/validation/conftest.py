@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from dist_llm_train.controller.run_result import RunResult
-from dist_llm_train.sync.accounting import WorkerStats, filtering_summary
+from dist_llm_train.sync.accounting import WorkerStats, summarize_stats
 
 
 def build_run(
@@ -49,18 +49,7 @@ def build_run(
         s.trust_sum = w.get("trust_sum", 0.0)
         s.compute_time = w.get("compute_time", 0.0)
         stats.append(s)
-    submitted = sum(s.submitted for s in stats)
-    accepted = sum(s.accepted for s in stats)
-    summary = {
-        "flushes": curve[-1][0],
-        "submitted": submitted,
-        "accepted": accepted,
-        "acceptance_rate": accepted / submitted if submitted else 0.0,
-        "bytes_up": sum(s.bytes_up for s in stats),
-        "bytes_down": sum(s.bytes_down for s in stats),
-        "filtering": filtering_summary(stats),
-        "workers": [s.to_json() for s in stats],
-    }
+    summary = summarize_stats(stats, curve[-1][0])
     n = len(workers)
     regions = regions or ["lan"] * n
     vt = virtual_time if virtual_time is not None else curve[-1][2]

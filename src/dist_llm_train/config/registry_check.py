@@ -26,29 +26,23 @@ def check_codec(spec: str) -> str:
     return spec
 
 
+def _check_name(module: str, lister: str, what: str, name: str, base: str | None = None) -> str:
+    """Raise a ValueError listing the allowed names when `base` (default: name) is not registered."""
+    mod = _registry(module)
+    if mod is not None and hasattr(mod, lister):
+        names = getattr(mod, lister)()
+        if (base or name) not in names:
+            raise ValueError(f"unknown {what} {name!r}; allowed: {', '.join(sorted(names))}")
+    return name
+
+
 def check_aggregator(rule: str) -> str:
-    mod = _registry("dist_llm_train.aggregation")
-    if mod is not None and hasattr(mod, "available_aggregators"):
-        names = mod.available_aggregators()
-        if rule not in names:
-            raise ValueError(f"unknown aggregation rule {rule!r}; allowed: {', '.join(sorted(names))}")
-    return rule
+    return _check_name("dist_llm_train.aggregation", "available_aggregators", "aggregation rule", rule)
 
 
 def check_attack(name: str) -> str:
-    mod = _registry("dist_llm_train.attacks")
-    if mod is not None and hasattr(mod, "available_attacks"):
-        names = mod.available_attacks()
-        base = name.split(":", 1)[0]
-        if base not in names:
-            raise ValueError(f"unknown attack {name!r}; allowed: {', '.join(sorted(names))}")
-    return name
+    return _check_name("dist_llm_train.attacks", "available_attacks", "attack", name, base=name.split(":", 1)[0])
 
 
 def check_model(name: str) -> str:
-    mod = _registry("dist_llm_train.models")
-    if mod is not None and hasattr(mod, "available_models"):
-        names = mod.available_models()
-        if name not in names:
-            raise ValueError(f"unknown model {name!r}; allowed: {', '.join(sorted(names))}")
-    return name
+    return _check_name("dist_llm_train.models", "available_models", "model", name)

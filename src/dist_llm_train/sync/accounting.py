@@ -79,3 +79,19 @@ def filtering_summary(stats: list[WorkerStats]) -> dict:
         "detection_rate": tp / byz_in if byz_in else None,
         "false_positive_rate": fp / hon_in if hon_in else 0.0,
     }
+
+
+def summarize_stats(stats: list[WorkerStats], flushes: int) -> dict:
+    """The coordinator's summary (acceptance, bytes, filtering, per-worker records) from its stats."""
+    submitted = sum(s.submitted for s in stats)
+    accepted = sum(s.accepted for s in stats)
+    return {
+        "flushes": flushes,
+        "submitted": submitted,
+        "accepted": accepted,
+        "acceptance_rate": accepted / submitted if submitted else 0.0,
+        "bytes_up": sum(s.bytes_up for s in stats),
+        "bytes_down": sum(s.bytes_down for s in stats),
+        "filtering": filtering_summary(stats),
+        "workers": [s.to_json() for s in stats],
+    }

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dist_llm_train.sync.accounting import WorkerStats, filtering_summary
+from dist_llm_train.sync.accounting import WorkerStats, summarize_stats
 from dist_llm_train.sync.staleness import IntervalTracker, StalenessBound, staleness_weight
 
 
@@ -238,19 +238,7 @@ class BoundedAsyncCoordinator:
 
     # -- reporting -------------------------------------------------------------------------------
     def summary(self) -> dict:
-        stats = [self.stats[w] for w in sorted(self.stats)]
-        submitted = sum(s.submitted for s in stats)
-        accepted = sum(s.accepted for s in stats)
-        return {
-            "flushes": self.flushes,
-            "submitted": submitted,
-            "accepted": accepted,
-            "acceptance_rate": accepted / submitted if submitted else 0.0,
-            "bytes_up": sum(s.bytes_up for s in stats),
-            "bytes_down": sum(s.bytes_down for s in stats),
-            "filtering": filtering_summary(stats),
-            "workers": [s.to_json() for s in stats],
-        }
+        return summarize_stats([self.stats[w] for w in sorted(self.stats)], self.flushes)
 
     def state_dict(self) -> dict:
         return {
