@@ -184,6 +184,9 @@ class RuntimeConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(50051, ge=0, le=65535)
     torch_threads: int = Field(1, ge=1)
+    sim_threads: int | None = Field(
+        None, ge=1, description="torch threads of the single simulator process; null = every core"
+    )
     token_file: str | None = Field(None, description="server: hashed worker tokens, default <run dir>/tokens.json")
     tls_cert: str | None = Field(None, description="server: PEM certificate; with tls_key, the service speaks TLS only")
     tls_key: str | None = Field(None, description="server: PEM private key of tls_cert")

@@ -14,6 +14,7 @@ The validation guide's flat dict (`{'model_name': 'gpt2', 'use_async': True, ...
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -61,7 +62,7 @@ class MainController:
         from dist_llm_train.sync.downlink import DownlinkMirror
 
         cfg = self.cfg
-        torch.set_num_threads(cfg.runtime.torch_threads)
+        torch.set_num_threads(cfg.runtime.sim_threads or os.cpu_count() or 1)
         torch.manual_seed(cfg.seed)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
