@@ -67,4 +67,5 @@ def test_compiled_kernel_matches_eager(stat):
     # assert
     assert kernel == "compiled"
     assert torch.allclose(out_c, out_e, atol=1e-6)
-    assert torch.equal(kept_c, kept_e)
+    # both count kept values on a 1/64 sample of columns (d > 1M); the eager tail adds its own sample
+    assert torch.allclose(kept_c, kept_e, atol=0.01)
