@@ -100,6 +100,17 @@ def _child(preset: str, threads: int, batch: int, seq_len: int, steps: int) -> d
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _row(r: dict, base: dict | None) -> str:
+    if "error" in r:
+        return f"{r['preset']:14} {r['threads']:>3}  failed: {r['error']}"
+    ratio = r["tokens_per_s"] / base["tokens_per_s"] if base else float("nan")
+    note = f"  ({r['note']})" if r["note"] else ""
+    return (
+        f"{r['preset']:14} {r['threads']:>3} {r['params_m']:>7.1f}M {r['init']:>10} {r['step_s']:>8.3f} "
+        f"{r['tokens_per_s']:>9.0f} {ratio:>7.3f} {r['peak_rss_mb']:>8.0f}{note}"
+    )
+
+
 def run(args) -> int:
     if args.one:
         print(json.dumps(_measure_one(args.one, args.threads[0], args.batch_size, args.seq_len, args.steps or 3)))
@@ -108,25 +119,20 @@ def run(args) -> int:
 
     presets = args.presets or (QUICK if args.quick else available_models())
     steps = args.steps or (2 if args.quick else 3)
-    if BASELINE not in presets:
-        presets = [BASELINE, *presets]
-    results = [_child(p, t, args.batch_size, args.seq_len, steps) for p in presets for t in args.threads]
-    base = next((r for r in results if r["preset"] == BASELINE and "error" not in r), None)
+    presets = [BASELINE, *[p for p in presets if p != BASELINE]]
     print(
         f"fwd+bwd, batch {args.batch_size} x seq {args.seq_len}, best of {steps} steps; ratio = tokens/s vs "
-        f"{BASELINE} at {base['threads'] if base else '?'} thread(s) in this run"
+        f"{BASELINE} at {args.threads[0]} thread(s) in this run"
     )
     print(f"{'preset':14} {'thr':>3} {'params':>8} {'init':>10} {'step s':>8} {'tok/s':>9} {'ratio':>7} {'peak MB':>8}")
-    for r in results:
-        if "error" in r:
-            print(f"{r['preset']:14} {r['threads']:>3}  failed: {r['error']}")
-            continue
-        ratio = r["tokens_per_s"] / base["tokens_per_s"] if base else float("nan")
-        print(
-            f"{r['preset']:14} {r['threads']:>3} {r['params_m']:>7.1f}M {r['init']:>10} {r['step_s']:>8.3f} "
-            f"{r['tokens_per_s']:>9.0f} {ratio:>7.3f} {r['peak_rss_mb']:>8.0f}"
-            + (f"  ({r['note']})" if r["note"] else "")
-        )
+    results, base = [], None
+    for p in presets:  # the baseline comes first, so every row can show its ratio as soon as it is measured
+        for t in args.threads:
+            r = _child(p, t, args.batch_size, args.seq_len, steps)
+            results.append(r)
+            if base is None and r["preset"] == BASELINE and "error" not in r:
+                base = r
+            print(_row(r, base), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
