@@ -33,6 +33,8 @@ def offline() -> None:
     if ds is not None:
         ds.HF_HUB_OFFLINE = True
         ds.HF_DATASETS_OFFLINE = True
+    if "transformers" in sys.modules:  # per-tensor progress bars would flood worker logs
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def from_pretrained_offline(model_cls, path: str | None, hub_ids: Sequence[str], what: str, **overrides):
@@ -40,6 +42,8 @@ def from_pretrained_offline(model_cls, path: str | None, hub_ids: Sequence[str],
 
     Raises ResourceNotFoundError naming the places looked at and how to fill one of them.
     """
+    import transformers  # noqa: F401  (imported so offline() can silence its progress bars)
+
     offline()
     tried: list[str] = []
     candidates: list[str] = []

@@ -58,8 +58,9 @@ def _convert(gguf_path: Path, target: Path) -> None:
 
 
 def load_pretrained():
-    offline()
     from transformers import LlamaForCausalLM
+
+    offline()
 
     d = converted_dir()
     return LlamaForCausalLM.from_pretrained(str(d), local_files_only=True, dtype="float32"), str(d)
