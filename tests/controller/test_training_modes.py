@@ -9,7 +9,7 @@ from dist_llm_train.controller.main_controller import MainController
 BASE = {
     "model": {"name": "gpt2-tiny"},
     "data": {"corpus": "wiki", "seq_len": 32, "batch_size": 4},
-    "eval": {"every_steps": 10, "max_eval_tokens": 1024},
+    "eval": {"every_steps": 20, "max_eval_tokens": 512},
     "network": {"num_workers": 3},
     "max_server_steps": 20,
     "optimizer": {"name": "adamw", "lr": 3e-3},
@@ -23,7 +23,7 @@ MODES = {
         "worker": {"local_steps": 4, "local_lr": 3e-3},
         "optimizer": {"name": "nesterov", "lr": 0.7, "momentum": 0.9},
         "max_server_steps": 8,
-        "eval": {"every_steps": 4, "max_eval_tokens": 1024},
+        "eval": {"every_steps": 8, "max_eval_tokens": 512},
     },
 }
 
