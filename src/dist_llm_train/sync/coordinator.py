@@ -10,6 +10,7 @@ itself and defeat any rule whose guarantee assumes at most f bad inputs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -121,7 +122,7 @@ class BoundedAsyncCoordinator:
 
     def record_compute(self, worker_id: int, seconds: float) -> None:
         """Time a worker spent computing (the simulator's virtual seconds, or what a real worker reports)."""
-        if not seconds >= 0:
+        if not (math.isfinite(seconds) and seconds >= 0):
             raise ValueError(f"compute time must be a finite number >= 0, got {seconds}")
         self.stats[worker_id].compute_time += float(seconds)
 

@@ -11,6 +11,7 @@ The validation guide's calls work as written:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -136,7 +137,7 @@ class ParameterServer:
         `compute_seconds` is the worker's reported time to compute it (counted per worker)."""
         if self.coordinator is None:
             self.coordinator = BoundedAsyncCoordinator(num_workers=max(worker_id + 1, 1), max_staleness=0)
-        if compute_seconds:
+        if math.isfinite(compute_seconds) and compute_seconds > 0:  # a worker's own report: ignore nonsense
             self.coordinator.record_compute(worker_id, compute_seconds)
         adm = self.coordinator.offer(worker_id, update, base_version, self.version, n_samples, now, wire_bytes)
         flushed = None

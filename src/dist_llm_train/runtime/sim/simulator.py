@@ -4,7 +4,8 @@ Gradients are computed for real (the model really trains); only time is simulate
 round is: pull (download time from the bytes it receives over its link), compute (time from its
 hardware profile and the model's FLOPs), push (upload time from the exact wire bytes of its
 encoded update). The server admits the update through the coordinator and, when the buffer is
-full, aggregates and steps (aggregation time from the bytes it touches). Same seed, same event
+full, aggregates and steps (aggregation time from the bytes it touches); while it aggregates the
+server is busy, and pulls and pushes that reach it wait until it is free. Same seed, same event
 log, same parameters.
 
 The worker's computation is executed when its pull is processed: its result depends only on the
