@@ -11,9 +11,11 @@ from dist_llm_train.compression.registry import (
     MAX_UNCHECKED_NUMEL,
     CodecSpecError,
     available_codecs,
+    canonical_spec,
     decode_bytes,
     make_codec,
+    make_decoder,
 )
 
 __all__ = ["Codec", "Encoded", "ErrorFeedback", "CodecSpecError", "MAX_UNCHECKED_NUMEL", "available_codecs",
-           "decode_bytes", "make_codec"]
+           "canonical_spec", "decode_bytes", "make_codec", "make_decoder"]

@@ -137,12 +137,22 @@ def make_codec(spec: str, layout: ParamLayout | None = None, seed: int | None = 
     return ComposedCodec(sel, values)
 
 
+def canonical_spec(spec: str, layout: ParamLayout | None = None) -> str:
+    """The spec a codec built from `spec` writes into its messages (`topk:.05` -> `topk:0.05`)."""
+    return make_codec(spec, layout=layout).spec
+
+
 def decode_bytes(data: bytes | bytearray | memoryview, expected_numel: int | None = None,
-                 layout: ParamLayout | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+                 layout: ParamLayout | None = None, out: torch.Tensor | None = None,
+                 expected_spec: str | None = None) -> torch.Tensor:
     """Parse, check and decode one message from the wire. Any invalid input raises DecodeError.
 
     Pass `expected_numel` (the server passes layout.numel): without it, `out` or a layout, messages
     claiming more than MAX_UNCHECKED_NUMEL entries are refused rather than allocated.
+
+    Pass `expected_spec` (the run's `compression.codec`): the header names the codec that rebuilds
+    the decoder, so without this check a worker could pick any codec it likes (a denser one than
+    agreed, or one the aggregator was not tuned for). Canonical specs compare fastest.
     """
     if expected_numel is None:
         if out is not None:
@@ -153,6 +163,9 @@ def decode_bytes(data: bytes | bytearray | memoryview, expected_numel: int | Non
     if expected_numel is None and enc.numel > MAX_UNCHECKED_NUMEL:
         raise DecodeError(f"message claims {enc.numel} entries; pass expected_numel to accept more than "
                           f"{MAX_UNCHECKED_NUMEL}")
+    if expected_spec is not None and enc.spec != expected_spec and enc.spec != canonical_spec(expected_spec, layout):
+        raise DecodeError(f"message was encoded with codec {enc.spec!r}, but this run's compression.codec is "
+                          f"{expected_spec!r}: refused")
     try:
         codec = make_codec(enc.spec, layout=layout)
     except CodecSpecError as exc:
@@ -166,3 +179,13 @@ def decode_bytes(data: bytes | bytearray | memoryview, expected_numel: int | Non
     except (ValueError, RuntimeError, IndexError, OverflowError, MemoryError) as exc:
         # defence in depth for bytes from untrusted peers; the tests check that no input gets here
         raise DecodeError(f"unexpected error while decoding a {enc.spec} message: {exc}") from exc
+
+
+def make_decoder(layout: ParamLayout, expected_spec: str | None = None):
+    """The server's decoder for one run: messages of this layout's size, in the configured codec only."""
+    spec = canonical_spec(expected_spec, layout) if expected_spec is not None else None
+
+    def decode(data: bytes | bytearray | memoryview) -> torch.Tensor:
+        return decode_bytes(data, expected_numel=layout.numel, layout=layout, expected_spec=spec)
+
+    return decode

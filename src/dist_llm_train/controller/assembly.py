@@ -70,16 +70,21 @@ def install_omniscient_attack(coord: BoundedAsyncCoordinator, cfg: RunConfig, la
     gen = torch.Generator().manual_seed(seed + 104729)
     byz_set = set(byz)
 
-    def transform(rows: torch.Tensor, ids: list[int]) -> None:
+    def transform(rows: torch.Tensor, ids: list[int]) -> dict[int, int]:
+        """Rewrite the Byzantine rows; returns the wire bytes of each one's crafted message."""
         honest_idx = [i for i, w in enumerate(ids) if w not in byz_set]
         bad_idx = [i for i, w in enumerate(ids) if w in byz_set]
         if not bad_idx:
-            return
+            return {}
         honest = rows[honest_idx] if honest_idx else rows[bad_idx]
         ctx = AttackContext(honest=honest, n=len(ids), f=max(cfg.aggregation.f, len(bad_idx)), generator=gen)
+        sent = {}
         for i in bad_idx:
             malicious = attack.apply(rows[i].clone(), ctx)
-            rows[i].copy_(codec.decode(codec.encode(malicious)))
+            enc = codec.encode(malicious)
+            rows[i].copy_(codec.decode(enc))
+            sent[ids[i]] = enc.wire_bytes
+        return sent
 
     coord.pre_aggregate = transform
 

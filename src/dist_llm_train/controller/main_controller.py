@@ -57,7 +57,7 @@ class MainController:
         return self._run_sim()
 
     def _run_sim(self) -> RunResult:
-        from dist_llm_train.compression import decode_bytes, make_codec
+        from dist_llm_train.compression import make_codec, make_decoder
         from dist_llm_train.runtime.sim.simulator import SimOptions, Simulator
         from dist_llm_train.sync.downlink import DownlinkMirror
 
@@ -104,7 +104,7 @@ class MainController:
         try:
             sim = Simulator(
                 core.server, workers, core.topology,
-                decode=lambda b: decode_bytes(b, expected_numel=layout.numel, layout=layout),
+                decode=make_decoder(layout, cfg.compression.codec),
                 options=opts, evaluate=evaluate, downlink=downlink, dense_down_bytes=dense_bytes,
                 event_log=log, seed=cfg.seed, on_eval=self.on_eval,
             )

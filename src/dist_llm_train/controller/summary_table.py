@@ -15,14 +15,30 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} PB"
 
 
+def human_seconds(s: float) -> str:
+    """A duration at a useful precision: 0.045 s of virtual time is "45.0 ms", not "0.0 s"."""
+    a = abs(s)
+    if a == 0:
+        return "0 s"
+    if a < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if a < 1:
+        return f"{s * 1e3:.1f} ms"
+    if a < 60:
+        return f"{s:.2f} s"
+    if a < 3600:
+        return f"{int(s // 60)} min {s % 60:04.1f} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
+
+
 def summary_table(r: RunResult) -> Table:
     t = Table(title=f"{r.name}: {r.model}, {r.num_workers} workers, stopped by {r.stopped_by}")
     t.add_column("metric")
     t.add_column("value", justify="right")
     f = r.final
     t.add_row("server steps", str(r.server_steps))
-    t.add_row("virtual time", f"{r.virtual_time:.1f} s")
-    t.add_row("wall time", f"{r.wall_time:.1f} s")
+    t.add_row("virtual time", human_seconds(r.virtual_time))
+    t.add_row("wall time", human_seconds(r.wall_time))
     if f.get("loss") is not None:
         t.add_row("validation loss", f"{f['loss']:.4f}")
     if f.get("perplexity") is not None:

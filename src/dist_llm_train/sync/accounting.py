@@ -22,8 +22,7 @@ class WorkerStats:
     aggregations: int = 0  # flushes this worker took part in
     filtered: int = 0  # flushes in which the aggregator gave it trust below the threshold
     trust_sum: float = 0.0
-    compute_time: float = 0.0
-    busy_until: float = 0.0
+    compute_time: float = 0.0  # seconds spent computing updates (virtual in the simulator, reported over gRPC)
 
     @property
     def acceptance_rate(self) -> float:

@@ -10,6 +10,7 @@ itself and defeat any rule whose guarantee assumes at most f bad inputs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ class _Pending:
     count: int
     samples: int
     staleness: list[int] = field(default_factory=list)
+    wire_bytes: int = 0  # bytes of the accepted messages merged here (replaced if an attack rewrites them)
 
 
 @dataclass
@@ -57,6 +59,9 @@ class FlushResult:
     staleness: list[int]
     samples: int
     info: dict
+    #: worker -> (bytes counted for its honest messages, bytes of what it actually sent) where an
+    #: omniscient attack rewrote its input at aggregation time
+    rewritten_bytes: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 class BoundedAsyncCoordinator:
@@ -103,8 +108,9 @@ class BoundedAsyncCoordinator:
         self._buffers: dict[int, torch.Tensor] = {}
         self._offered: set[int] = set()  # workers heard from since the last flush (sync barrier)
         self.flushes = 0
-        #: hook run on the stacked rows before aggregation (omniscient attacks in simulation)
-        self.pre_aggregate: Callable[[torch.Tensor, list[int]], None] | None = None
+        #: hook run on the stacked rows before aggregation (omniscient attacks in simulation); it may
+        #: return {worker: wire bytes of one message it really sent} for the rows it rewrote
+        self.pre_aggregate: Callable[[torch.Tensor, list[int]], dict[int, int] | None] | None = None
         self._rows: torch.Tensor | None = None
 
     # -- admission -------------------------------------------------------------------------------
@@ -113,6 +119,12 @@ class BoundedAsyncCoordinator:
             raise KeyError(f"unknown worker id {worker_id}; this run has workers 0..{self.num_workers - 1}")
         self.active.add(worker_id)
         self.intervals.start(worker_id, now)
+
+    def record_compute(self, worker_id: int, seconds: float) -> None:
+        """Time a worker spent computing (the simulator's virtual seconds, or what a real worker reports)."""
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"compute time must be a finite number >= 0, got {seconds}")
+        self.stats[worker_id].compute_time += float(seconds)
 
     def bound_for(self, worker_id: int) -> int:
         return self.bound.bound(self.intervals.ratio(worker_id))
@@ -152,8 +164,9 @@ class BoundedAsyncCoordinator:
             if buf is None or buf.shape != update.shape:
                 buf = self._buffers[worker_id] = torch.empty_like(update)  # reused: big fresh allocations are slow
             torch.mul(update, w, out=buf)
-            self._pending[worker_id] = _Pending(buf, w, 1, n_samples, [tau])
+            self._pending[worker_id] = _Pending(buf, w, 1, n_samples, [tau], wire_bytes)
         else:
+            p.wire_bytes += wire_bytes
             p.total.add_(update, alpha=w)
             p.weight_sum += w
             p.count += 1
@@ -201,6 +214,7 @@ class BoundedAsyncCoordinator:
         weights = []
         taus: list[int] = []
         samples = 0
+        messages = {w: (self._pending[w].count, self._pending[w].wire_bytes) for w in ids}
         for i, w in enumerate(ids):
             p = self._pending[w]
             torch.div(p.total, p.weight_sum, out=rows[i])
@@ -209,8 +223,13 @@ class BoundedAsyncCoordinator:
             samples += p.samples
         self._pending.clear()
         self._offered.clear()
+        rewritten: dict[int, tuple[int, int]] = {}
         if self.pre_aggregate is not None:
-            self.pre_aggregate(rows, ids)
+            for w, one_message in (self.pre_aggregate(rows, ids) or {}).items():
+                count, honest = messages[w]
+                sent = count * int(one_message)  # each of its messages carried the crafted update
+                self.stats[w].bytes_up += sent - honest
+                rewritten[w] = (honest, sent)
         wt = torch.tensor(weights, dtype=torch.float32)
         agg = self.aggregator(rows, wt if self.weighting != "none" else None)
         trust = [float(t) for t in agg.trust.tolist()]
@@ -224,7 +243,7 @@ class BoundedAsyncCoordinator:
         if self.staleness_lr:
             lr_scale /= max(1.0, sum(taus) / len(taus))
         self.flushes += 1
-        return FlushResult(agg.update, lr_scale, ids, trust, taus, samples, dict(agg.info))
+        return FlushResult(agg.update, lr_scale, ids, trust, taus, samples, dict(agg.info), rewritten)
 
     # -- membership (the real runtime drops and re-admits workers) -------------------------------
     def deactivate(self, worker_id: int) -> None:

@@ -11,11 +11,13 @@ The validation guide's calls work as written:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
+from dist_llm_train.compression.base import Encoded
 from dist_llm_train.config.schema import OptimizerConfig
 from dist_llm_train.layout import ParamLayout
 from dist_llm_train.sync.coordinator import Admission, BoundedAsyncCoordinator, FlushResult, all_finite
@@ -24,10 +26,24 @@ from dist_llm_train.sync.server_optimizer import ServerOptimizer
 __all__ = ["ParameterServer", "BoundedAsyncCoordinator", "PullResult", "SubmitResult"]
 
 
+#: what a pull reply carries: the whole vector, a compressed delta to the worker's replica, or nothing new
+PULL_KINDS = ("full", "delta", "not_modified")
+
+
 @dataclass
 class PullResult:
+    """The reply to `pull(known_version)`.
+
+    `params` is what the worker holds once it has applied the reply (a read-only view: copy before
+    mutating): the server's vector, or with a compressed downlink the worker's mirrored replica.
+    `kind` says what travelled: `full` (the whole vector), `delta` (`encoded`, to be added to the
+    replica of `known_version`) or `not_modified` (nothing: the worker already has `version`).
+    """
+
     version: int
-    params: torch.Tensor  # a read-only view of the server's vector: copy before mutating
+    params: torch.Tensor
+    kind: str = "full"
+    encoded: Encoded | None = None
 
 
 @dataclass
@@ -47,6 +63,7 @@ class ParameterServer:
         optimizer: OptimizerConfig | ServerOptimizer | None = None,
         coordinator: BoundedAsyncCoordinator | None = None,
         total_steps: int | None = None,
+        downlink=None,
     ):
         if initial_model_state is not None:
             self.layout = layout or ParamLayout.from_state_dict(initial_model_state)
@@ -62,6 +79,7 @@ class ParameterServer:
         else:
             self.optimizer = ServerOptimizer(self.layout.numel, optimizer, total_steps=total_steps)
         self.coordinator = coordinator
+        self.downlink = downlink  # a DownlinkMirror: pulls of known versions get compressed deltas
         self.version = 0
         self.last_lr = 0.0
 
@@ -69,8 +87,26 @@ class ParameterServer:
     def numel(self) -> int:
         return self.layout.numel
 
-    def pull(self, known_version: int | None = None) -> PullResult:
-        return PullResult(self.version, self.params)
+    def pull(self, known_version: int | None = None, worker_id: int | None = None) -> PullResult:
+        """What a worker that holds `known_version` (None: nothing) needs to be current.
+
+        Up to date: `not_modified`. With a downlink mirror holding this worker's replica of
+        `known_version`: the compressed `delta` to it (and the mirror advances). Otherwise the
+        `full` vector (and, with a mirror, the worker's replica restarts from it).
+        """
+        v = self.version
+        dl = self.downlink if worker_id is not None else None
+        if known_version is not None and known_version == v:
+            if dl is None:
+                return PullResult(v, self.params, "not_modified")
+            if dl.has_replica(worker_id, v):
+                return PullResult(v, dl.replicas[worker_id], "not_modified")
+        if dl is None:
+            return PullResult(v, self.params, "full")
+        if known_version is not None and dl.has_replica(worker_id, known_version):
+            enc, rep = dl.encode_for(worker_id, self.params, v)
+            return PullResult(v, rep, "delta", enc)
+        return PullResult(v, dl.start(worker_id, self.params, v), "full")
 
     def model_state(self) -> dict[str, torch.Tensor]:
         """The parameters as a {name: tensor} state dict (views of the flat vector)."""
@@ -94,10 +130,15 @@ class ParameterServer:
         n_samples: int = 1,
         now: float | None = None,
         wire_bytes: int = 0,
+        compute_seconds: float = 0.0,
     ) -> SubmitResult:
-        """Offer a decoded update; aggregate and step when the coordinator's buffer is full."""
+        """Offer a decoded update; aggregate and step when the coordinator's buffer is full.
+
+        `compute_seconds` is the worker's reported time to compute it (counted per worker)."""
         if self.coordinator is None:
             self.coordinator = BoundedAsyncCoordinator(num_workers=max(worker_id + 1, 1), max_staleness=0)
+        if math.isfinite(compute_seconds) and compute_seconds > 0:  # a worker's own report: ignore nonsense
+            self.coordinator.record_compute(worker_id, compute_seconds)
         adm = self.coordinator.offer(worker_id, update, base_version, self.version, n_samples, now, wire_bytes)
         flushed = None
         if adm.accepted and self.coordinator.ready():

@@ -31,13 +31,11 @@ def codec_spec(spec: str, layout: ParamLayout) -> str:
     return make_codec(spec, layout=layout).spec
 
 
-def make_decoder(layout: ParamLayout):
-    from dist_llm_train.compression import decode_bytes
+def make_decoder(layout: ParamLayout, expected_spec: str | None = None):
+    """Decode pushes of this layout, refusing any codec but the configured one (`expected_spec`)."""
+    from dist_llm_train.compression import make_decoder as decoder_for
 
-    def decode(data: bytes | bytearray) -> torch.Tensor:
-        return decode_bytes(data, expected_numel=layout.numel, layout=layout)
-
-    return decode
+    return decoder_for(layout, expected_spec)
 
 
 def _build_model(cfg: RunConfig):
@@ -96,7 +94,8 @@ def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, o
                             step_multiplier=rt.drop_after_steps, floor_seconds=rt.drop_floor_seconds,
                             startup_grace=rt.startup_grace_seconds)
     core = ServerCore(
-        parts.server, make_decoder(layout), num_workers=n, max_server_steps=cfg.max_server_steps, policy=policy,
+        parts.server, make_decoder(layout, cfg.compression.codec), num_workers=n,
+        max_server_steps=cfg.max_server_steps, policy=policy,
         min_workers=min(rt.min_workers or n, n), downlink=downlink, checkpoints=manager,
         checkpoint_every_steps=ck.every_steps, checkpoint_every_seconds=ck.every_seconds,
         push_rate=rt.push_rate_limit, evaluate=evaluate_fn, eval_every=cfg.eval.every_steps, on_event=on_event,

@@ -200,7 +200,7 @@ class ServerCore:
             now = self.clock()
             self.membership.pushed(worker_id, now)
             res = self.server.submit(update, header.base_version, worker_id, header.n_samples, now=now,
-                                     wire_bytes=wire_bytes)
+                                     wire_bytes=wire_bytes, compute_seconds=header.compute_seconds)
             adm = res.admission
             self.emit("push", worker=worker_id, base=header.base_version, staleness=adm.staleness,
                       accepted=adm.accepted, reason=adm.reason, bytes=wire_bytes, loss=round(header.loss, 5))

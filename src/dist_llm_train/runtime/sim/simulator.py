@@ -4,7 +4,8 @@ Gradients are computed for real (the model really trains); only time is simulate
 round is: pull (download time from the bytes it receives over its link), compute (time from its
 hardware profile and the model's FLOPs), push (upload time from the exact wire bytes of its
 encoded update). The server admits the update through the coordinator and, when the buffer is
-full, aggregates and steps (aggregation time from the bytes it touches). Same seed, same event
+full, aggregates and steps (aggregation time from the bytes it touches); while it aggregates the
+server is busy, and pulls and pushes that reach it wait until it is free. Same seed, same event
 log, same parameters.
 
 The worker's computation is executed when its pull is processed: its result depends only on the
@@ -89,7 +90,9 @@ class Simulator:
         self.decode = decode
         self.opt = options
         self.evaluate = evaluate
-        self.downlink = downlink
+        if downlink is not None:
+            server.downlink = downlink  # the server answers pulls with deltas through this mirror
+        self.downlink = server.downlink
         self.dense_down_bytes = dense_down_bytes if dense_down_bytes is not None else 4 * server.numel + 32
         self.log = event_log
         self.on_eval = on_eval
@@ -106,6 +109,7 @@ class Simulator:
         self.wall = {"compute": 0.0, "encode": 0.0, "decode": 0.0, "aggregate": 0.0, "eval": 0.0, "downlink": 0.0}
         self.train_loss_ema: float | None = None
         self.arrivals_since_step = 0
+        self.server_free_at = 0.0  # the server aggregates one buffer at a time; it serves nobody meanwhile
 
     # -- helpers ---------------------------------------------------------------------------------
     def _emit(self, kind: str, **fields) -> None:
@@ -157,6 +161,10 @@ class Simulator:
                 self.now = self.opt.virtual_time_budget
                 stopped_by = "virtual_time_budget"
                 break
+            if ev.time < self.server_free_at:
+                # the server is busy aggregating: this pull or push waits in its queue until it is free
+                self.queue.push(self.server_free_at, ev.kind, ev.worker, ev.payload)
+                continue
             self.now = ev.time
             if ev.kind == "pull":
                 self._on_pull(ev.worker)
@@ -188,15 +196,14 @@ class Simulator:
             return
         link = self.topology[w]
         t0 = time.perf_counter()
-        if self.have_version[w] == version:
-            # nothing changed since this worker's last pull: the reply is a bare "not modified"
-            params = self.server.params if self.downlink is None else self.downlink.replicas[w]
-            nbytes = NOT_MODIFIED_BYTES
-        elif self.downlink is not None and self.downlink.has_replica(w):
-            enc, params = self.downlink.encode_for(w, self.server.params)
-            nbytes = enc.wire_bytes
+        known = self.have_version[w]
+        reply = self.server.pull(known if known >= 0 else None, worker_id=w)
+        params = reply.params
+        if reply.kind == "not_modified":
+            nbytes = NOT_MODIFIED_BYTES  # nothing changed since this worker's last pull
+        elif reply.kind == "delta":
+            nbytes = reply.encoded.wire_bytes
         else:
-            params = self.server.params if self.downlink is None else self.downlink.start(w, self.server.params)
             nbytes = self.dense_down_bytes
         self.wall["downlink"] += time.perf_counter() - t0
         self.have_version[w] = version
@@ -210,12 +217,12 @@ class Simulator:
             update = worker.attack.apply(update, worker.attack_ctx)
         t_compute = link.compute_time(self.opt.flops_per_token * metrics["tokens"])
         self.compute_time[w] += t_compute
+        self.coord.record_compute(w, t_compute)
         self.samples_processed += metrics["samples"]
         self.wall["compute"] += t1 - t0
         if not all_finite(update):
             # a diverged worker: nothing is sent; it is counted and tries again on fresh parameters
             self.coord.record_failure(w, "non_finite_local")
-            self.have_version[w] = -1
             if self.coord.mode == "sync":
                 self.last_base[w] = version  # heard from for this round: wait for the next version
             self._emit("nonfinite", worker=w, version=version)
@@ -260,6 +267,10 @@ class Simulator:
             fl = res.flushed
             self.samples_applied += fl.samples
             delay = self._aggregation_time(len(fl.worker_ids))
+            self.server_free_at = self.now + delay
+            for bw, (honest, sent) in sorted(fl.rewritten_bytes.items()):
+                # an omniscient attacker's message is crafted now: its bytes replace the honest ones
+                self._emit("attack", worker=bw, honest_bytes=honest, bytes_up=sent - honest)
             self._emit("step", version=res.version, workers=fl.worker_ids,
                        trust=[round(t, 6) for t in fl.trust], lr=self.server.last_lr, t_agg=round(delay, 9))
             if self.opt.eval_every and res.version % self.opt.eval_every == 0:
