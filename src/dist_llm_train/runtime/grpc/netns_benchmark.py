@@ -43,7 +43,8 @@ def regions(scale: float) -> list[dict]:
             for r in PRESETS["multi-region"]]
 
 
-def bench_config(steps: int, scale: float, speed: float = 1.0, kind: str = "local") -> dict:
+def bench_config(steps: int, topo: list[dict], speed: float = 1.0, kind: str = "local") -> dict:
+    """The run's config: `topo` is a list of {name, bandwidth (Mbps), latency (one-way ms)}, one worker each."""
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
     return {
@@ -53,7 +54,7 @@ def bench_config(steps: int, scale: float, speed: float = 1.0, kind: str = "loca
         "data": {"corpus": "shakespeare", "seq_len": 32, "batch_size": 4},
         "optimizer": {"name": "adamw", "lr": 0.003},
         "max_server_steps": steps,
-        "network": {"preset": "custom", "workers": [{**r, "speed": speed} for r in regions(scale)]},
+        "network": {"preset": "custom", "workers": [{**r, "speed": speed} for r in topo]},
         "sync": {"mode": "async", "buffer_size": 1, "adaptive_staleness": True, "max_staleness": 50},
         "compression": {"codec": "topk:0.01", "error_feedback": True, "downlink": "topk:0.01"},
         "eval": {"every_steps": 100_000, "max_eval_tokens": 512},
@@ -218,13 +219,74 @@ def comparison_rows(names: list[str], real: dict, sim: dict) -> list[str]:
     return lines
 
 
+def rpc_rows(topo: list[dict], real: dict) -> list[str]:
+    """Each call is a request and a reply: 2 x latency + bytes / rate on the wire; the rest is CPU (both ends)."""
+    lines = ["| worker | pull s real | pull wire (2 lat + bytes/rate) | push s real | push wire (2 lat + bytes/rate) |",
+             "|---|---:|---:|---:|---:|"]
+    for w, region in enumerate(topo):
+        r = real["workers"].get(w, {})
+        lat, rate = region["latency"] / 1000.0, region["bandwidth"] * 1e6 / 8
+        wire_down = 2 * lat + r["mean_bytes_down"] / rate if r.get("mean_bytes_down") else None
+        wire_up = 2 * lat + r["mean_bytes_up"] / rate if r.get("mean_bytes_up") else None
+        lines.append(f"| {region['name']} | {_s(r.get('down_s'))} | {_s(wire_down)} | {_s(r.get('up_s'))} "
+                     f"| {_s(wire_up)} |")
+    return lines
+
+
+def shaped_run(topo: list[dict], steps: int, out: Path, timeout: float = 600.0, train: bool = True,
+               log=print) -> dict:
+    """Link check, then (if `train`) calibration, the real run in namespaces and the simulator's run.
+
+    Raises NetnsUnavailable when the lab cannot be built; every namespace and process is gone on return.
+    """
+    from dist_llm_train.network.netns import NetnsLab
+
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict = {"date": time.strftime("%Y-%m-%d"), "topology": topo, "steps": steps}
+    with NetnsLab() as lab:
+        for r in topo:
+            lab.add_link(r["name"], r["bandwidth"], r["bandwidth"], r["latency"])
+        results["links"] = link_check(lab)
+        log(f"link check ({len(lab.links)} links; tbf's rate counts Ethernet/IP/TCP headers, so TCP gets ~95%)")
+        log(f"{'link':<14}{'RTT ms':>16}{'down Mbps':>22}{'up Mbps':>22}")
+        for c in results["links"]:
+            log(f"{c['link']:<14}{c['rtt_ms']:>8.1f} / {c['configured_rtt_ms']:<6.0f}"
+                f"{c['down_mbps']:>12.1f} / {c['configured_down_mbps']:<7.0f}"
+                f"{c['up_mbps']:>12.1f} / {c['configured_up_mbps']:<7.0f}")
+        if not train:
+            return results
+        speed, local_s = calibrate_speed(bench_config(steps, topo))
+        results["calibration"] = {"speed": speed, "local_round_s": local_s}
+        log(f"calibration: one local round (gpt2-tiny, 4 x 32 tokens, top-k encode) takes {local_s:.3f} s on one "
+            f"thread here = speed {speed:.4f} of the reference GPU")
+        t0 = time.time()
+        results["real"] = real_run(bench_config(steps, topo, speed), lab, out / "real", timeout)
+        log(f"real run: {results['real']['server_steps']} server steps, {time.time() - t0:.0f} s wall")
+    t0 = time.time()
+    results["sim"] = sim_run(bench_config(steps, topo, speed, kind="sim"), out / "sim")
+    log(f"simulated run: {results['sim']['server_steps']} server steps, {time.time() - t0:.0f} s wall")
+    return results
+
+
+def report_lines(topo: list[dict], results: dict) -> list[str]:
+    real, sim = results["real"], results["sim"]
+    lines = comparison_rows([r["name"] for r in topo], real, sim)
+    lines += ["", *rpc_rows(topo, real), ""]
+    lines.append(f"training time: real {_s(real['train_s'])} s wall (first pull to last step) vs simulated "
+                 f"{_s(sim['virtual_s'])} s virtual (ratio {_ratio(real['train_s'], sim['virtual_s'])}); "
+                 f"server steps {real['server_steps']} / {sim['server_steps']}")
+    return lines
+
+
 def run(args) -> int:
-    from dist_llm_train.network.netns import NetnsLab, unavailable_reason
+    import signal
+
+    from dist_llm_train.network.netns import unavailable_reason
 
     torch.set_num_threads(1)
     try:
         topo = regions(args.bandwidth_scale)
-        bench_config(args.steps, args.bandwidth_scale)
+        bench_config(args.steps, topo)
     except ValueError as exc:
         print(f"error: {exc}")
         return 2
@@ -233,46 +295,18 @@ def run(args) -> int:
         print(f"SKIPPED: the shaped multi-region run needs network namespaces: {reason}")
         return 0
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "bandwidth_scale": args.bandwidth_scale, "steps": args.steps}
-    names = [r["name"] for r in topo]
-    import signal
 
     def terminate(signum, frame):
         raise SystemExit(128 + signum)  # unwinds through the lab's cleanup
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        with NetnsLab() as lab:
-            for r in topo:
-                lab.add_link(r["name"], r["bandwidth"], r["bandwidth"], r["latency"])
-            print(f"link check ({len(lab.links)} links; tbf rate counts Ethernet/IP/TCP headers, so TCP gets ~95%)")
-            print(f"{'link':<14}{'RTT ms':>16}{'down Mbps':>22}{'up Mbps':>22}")
-            results["links"] = link_check(lab)
-            for c in results["links"]:
-                print(f"{c['link']:<14}{c['rtt_ms']:>8.1f} / {c['configured_rtt_ms']:<6.0f}"
-                      f"{c['down_mbps']:>12.1f} / {c['configured_down_mbps']:<7.0f}"
-                      f"{c['up_mbps']:>12.1f} / {c['configured_up_mbps']:<7.0f}")
-            if not args.skip_train:
-                speed, local_s = calibrate_speed(bench_config(args.steps, args.bandwidth_scale))
-                results["calibration"] = {"speed": speed, "local_round_s": local_s}
-                print(f"calibration: one local round (gpt2-tiny, 4 x 32 tokens, top-k encode) takes {local_s:.3f} s "
-                      f"on one thread here = speed {speed:.4f} of the reference GPU")
-                t0 = time.time()
-                results["real"] = real_run(bench_config(args.steps, args.bandwidth_scale, speed), lab,
-                                           out / "real", args.timeout)
-                print(f"real run: {results['real']['server_steps']} server steps, {time.time() - t0:.0f} s wall")
+        results = shaped_run(topo, args.steps, out, args.timeout, train=not args.skip_train)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if not args.skip_train:
-        results["sim"] = sim_run(bench_config(args.steps, args.bandwidth_scale, results["calibration"]["speed"],
-                                              kind="sim"), out / "sim")
-        real, sim = results["real"], results["sim"]
-        lines = comparison_rows(names, real, sim)
-        lines.append("")
-        lines.append(f"training time: real {_s(real['train_s'])} s wall (first pull to last step) vs simulated "
-                     f"{_s(sim['virtual_s'])} s virtual (ratio {_ratio(real['train_s'], sim['virtual_s'])}); "
-                     f"server steps {real['server_steps']} / {sim['server_steps']}")
+    results["bandwidth_scale"] = args.bandwidth_scale
+    if "real" in results:
+        lines = report_lines(topo, results)
         print("\n".join(lines))
         (out / "results.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=1))
