@@ -53,3 +53,21 @@ def test_tbf_arguments_scale_the_bucket_and_queue_with_the_rate():
     assert int(fast[fast.index("limit") + 1]) > int(slow[slow.index("limit") + 1])
     with pytest.raises(ValueError, match="Mbps"):
         tbf_args("v0", -5)
+
+
+@needs_netns
+def test_a_new_lab_sweeps_namespaces_left_by_a_dead_owner():
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid now belongs to no process
+    orphan = f"dlt-{dead.pid}-abcdef-hub"
+    subprocess.run(["ip", "netns", "add", orphan], check=True)
+    try:
+        with NetnsLab() as lab:
+            assert orphan not in list_namespaces()
+            assert lab.hub in list_namespaces()
+    finally:
+        if orphan in list_namespaces():
+            subprocess.run(["ip", "netns", "del", orphan], check=False)
+            raise AssertionError("the orphaned namespace was not swept")

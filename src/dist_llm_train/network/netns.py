@@ -103,7 +103,7 @@ def list_namespaces() -> list[str]:
 
 
 def sweep_orphans() -> list[str]:
-    """Delete lab namespaces whose owning process no longer exists; returns their names."""
+    """Delete lab namespaces (and work folders) whose owning process no longer exists; returns the names."""
     removed = []
     for ns in list_namespaces():
         m = _NAME.match(ns)
@@ -111,6 +111,11 @@ def sweep_orphans() -> list[str]:
             with contextlib.suppress(NetnsUnavailable):
                 _run(["ip", "netns", "del", ns], f"delete orphaned namespace {ns}")
                 removed.append(ns)
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        m = _NAME.match(name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
     return removed
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -288,7 +289,7 @@ def run(args) -> int:
         topo = regions(args.bandwidth_scale)
         bench_config(args.steps, topo)
     except ValueError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     reason = unavailable_reason()
     if reason is not None:
