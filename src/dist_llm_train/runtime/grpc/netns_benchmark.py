@@ -175,6 +175,8 @@ def sim_run(cfg_dict: dict, run_dir: Path) -> dict:
     events = read_events(Path(run_dir) / "events.jsonl")
     pulls: dict[int, list[dict]] = {}
     accepted: dict[int, int] = {}
+    if result.num_params <= 0:
+        raise RuntimeError("the simulated run did not report its model size")
     dense = 4 * result.num_params  # a full fp32 copy; deltas are far smaller
     for e in events:
         if e["event"] == "pull":
@@ -291,17 +293,17 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    reason = unavailable_reason()
-    if reason is not None:
-        print(f"SKIPPED: the shaped multi-region run needs network namespaces: {reason}")
-        return 0
     out = Path(args.out).resolve()
 
     def terminate(signum, frame):
         raise SystemExit(128 + signum)  # unwinds through the lab's cleanup
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = signal.signal(signal.SIGTERM, terminate)  # before the first namespace is made
     try:
+        reason = unavailable_reason()
+        if reason is not None:
+            print(f"SKIPPED: the shaped multi-region run needs network namespaces: {reason}")
+            return 0
         results = shaped_run(topo, args.steps, out, args.timeout, train=not args.skip_train)
     finally:
         signal.signal(signal.SIGTERM, previous)
