@@ -15,6 +15,7 @@ TOPICS = {
     "models": "dist_llm_train.models.benchmark",
     "sim": "dist_llm_train.runtime.benchmark",
     "transport": "dist_llm_train.runtime.grpc.benchmark",
+    "netns": "dist_llm_train.runtime.grpc.netns_benchmark",
 }
 
 

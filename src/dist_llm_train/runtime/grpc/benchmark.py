@@ -194,5 +194,5 @@ def run(args) -> int:
     u = bench_updates_per_second(numel, args.workers, seconds)
     print(f"server updates/s with {u['workers']} pushing workers (top-k 1%, {u['bytes_per_update'] / 1e6:.2f} MB "
           f"each): {u['updates_per_second']:.1f} ({u['pushes']} pushes, {u['server_steps']} server steps)")
-    print("network namespaces with shaped links: not run by this build (see docs/grpc_runtime.md)")
+    print("network namespaces with shaped links: `dist-llm-train bench netns` (needs root)")
     return 0

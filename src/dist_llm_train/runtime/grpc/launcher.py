@@ -56,11 +56,21 @@ class LocalCluster:
             write_token_file(self.token_dir / f"worker-{w}.token", store.issue(w))
         store.save()
 
+    # -- where processes run (overridden to place them in network namespaces) ------------------
+    def command_prefix(self, role: str) -> list[str]:
+        """Words before `python -m dist_llm_train ...` for `role` ("server" or "worker-<id>"); none here."""
+        return []
+
+    def worker_target(self, worker_id: int) -> str:
+        """The HOST:PORT worker `worker_id` dials."""
+        return f"127.0.0.1:{self.port}"
+
     # -- processes -------------------------------------------------------------------------------
-    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+    def _spawn(self, args: list[str], log_name: str, role: str) -> subprocess.Popen:
         log = open(self.logs / log_name, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         try:
-            return subprocess.Popen([sys.executable, "-m", "dist_llm_train", *args], stdout=log,
+            return subprocess.Popen([*self.command_prefix(role), sys.executable, "-m", "dist_llm_train", *args],
+                                    stdout=log,
                                     stderr=subprocess.STDOUT, env=self.env, cwd=self.run_dir)
         finally:
             log.close()
@@ -78,7 +88,7 @@ class LocalCluster:
         for key in ("tls_cert", "tls_key", "tls_client_ca"):
             if self.tls.get(key):
                 args += [f"--{key.replace('_', '-')}", str(self.tls[key])]
-        self.server = self._spawn(args, "server.log")
+        self.server = self._spawn(args, "server.log", "server")
         deadline = time.monotonic() + timeout
         while not port_file.exists():
             if self.server.poll() is not None:
@@ -91,14 +101,14 @@ class LocalCluster:
         return self.port
 
     def start_worker(self, worker_id: int) -> subprocess.Popen:
-        args = ["worker", "--server", f"127.0.0.1:{self.port}", "--worker-id", str(worker_id),
+        args = ["worker", "--server", self.worker_target(worker_id), "--worker-id", str(worker_id),
                 "--token-file", str(self.token_dir / f"worker-{worker_id}.token"),
                 "--report", str(self.logs / f"worker-{worker_id}.report.json")]
         if self.tls.get("ca"):
             args += ["--tls-ca", str(self.tls["ca"])]
         if self.tls.get("client_cert"):
             args += ["--tls-cert", str(self.tls["client_cert"]), "--tls-key", str(self.tls["client_key"])]
-        proc = self._spawn(args, f"worker-{worker_id}.log")
+        proc = self._spawn(args, f"worker-{worker_id}.log", f"worker-{worker_id}")
         self.workers[worker_id] = proc
         return proc
 

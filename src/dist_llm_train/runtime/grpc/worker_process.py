@@ -26,6 +26,9 @@ from dist_llm_train.runtime.grpc.client import MustRegister, WorkerClient, dense
 
 log = logging.getLogger("dist_llm_train.grpc.worker")
 
+#: rounds kept in the report (it is rewritten after every push, so it must stay small)
+MAX_ROUNDS = 500
+
 
 @dataclass
 class WorkerReport:
@@ -39,6 +42,9 @@ class WorkerReport:
     registrations: int = 0
     last_version: int = -1
     losses: list = field(default_factory=list)
+    # per round (the last MAX_ROUNDS): wall seconds of the pull call, the local steps + encoding, the push
+    # call, and the bytes each way; what the shaped-link benchmark compares with the simulator
+    rounds: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -111,7 +117,9 @@ class WorkerProcess:
                 try:
                     self.phase = "pull"
                     want_delta = bool(self.reg.downlink_codec) and self._replica is not None
+                    started, t_pull = time.time(), time.perf_counter()
                     pulled = self.client.pull(min_version, want_delta, self._replica_seq, self.pull_wait)
+                    t_pull = time.perf_counter() - t_pull
                     if pulled.kind == pb.FINISHED:
                         log.info("worker %d: %s", self.client.worker_id, pulled.message)
                         break
@@ -126,8 +134,15 @@ class WorkerProcess:
                     self.phase = "push"
                     data = msg.encoded.to_bytes()
                     loss = float(msg.metrics.get("loss", 0.0))
+                    t_push = time.perf_counter()
                     reply = self.client.push(data, pulled.version, msg.n_samples, loss, seconds,
                                              chunk_bytes=int(self.reg.chunk_bytes))
+                    t_push = time.perf_counter() - t_push
+                    self.report.rounds.append({
+                        "t": round(started, 3), "version": pulled.version, "pull_kind": pb.PullKind.Name(pulled.kind),
+                        "pull_s": round(t_pull, 6), "pull_bytes": len(pulled.data), "compute_s": round(seconds, 6),
+                        "push_s": round(t_push, 6), "push_bytes": len(data)})
+                    del self.report.rounds[:-MAX_ROUNDS]
                     self._count(reply, len(data), loss)
                     min_version = pulled.version + 1 if sync else 0
                     if reply.state == pb.DONE:
