@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -25,19 +26,17 @@ def test_list_presets_shows_the_shipped_presets():
     assert {"quick", "lan", "multi-region", "diloco", "byzantine"} <= set(r.stdout.split())
 
 
-def test_every_preset_passes_config_check():
-    for name in ("quick", "lan", "multi-region", "diloco", "byzantine"):
-        r = _cli("config", "check", name)
-        assert r.returncode == 0, (name, r.stderr)
+def test_a_preset_with_a_topology_file_passes_config_check():
+    """Every preset is loaded in-process by tests/config/test_presets.py; this one goes through the command."""
+    r = _cli("config", "check", "multi-region")
+    assert r.returncode == 0, r.stderr
+    assert "ok: multi-region is a valid configuration" in r.stdout
 
 
 def test_load_time_errors_name_the_key_without_traceback():
+    """One process per case costs seconds, so a sample here; tests/config covers every case in-process."""
     cases = {
-        "aggregation.params={foo: 1}": "aggregation.params",
         "byzantine.params={zz: 3}": "byzantine.params",
-        "aggregation.pre=[bogus]": "aggregation.pre.0",
-        "data.corpus=nope": "data.corpus",
-        "optimizer.betas=[0.9,1.5]": "optimizer.betas",
         "data.seq_len=4096": "data.seq_len",
         "network.topology=/nonexistent/wan.yaml": "network.topology",
     }
@@ -61,5 +60,18 @@ def test_train_failing_while_building_is_one_line(tmp_path):
     corpus.write_text("one paragraph\n\nand another\n")
     r = _cli("train", "quick", "--set", "steps=2", "--set", f"data.corpus=text:{corpus}", "--set", "data.seq_len=32",
              "--set", "runtime.sim_threads=1", "--out", str(tmp_path / "run"))
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "error: corpus" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_failing_while_building_is_one_line(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("one paragraph\n\nand another\n")
+    tokens = tmp_path / "tokens.json"
+    assert _cli("tokens", "create", "--file", str(tokens), "--workers", "4", "--out-dir", str(tmp_path)).returncode == 0
+    r = subprocess.run([sys.executable, "-m", "dist_llm_train", "serve", "quick", "--set", f"data.corpus=text:{corpus}",
+                        "--set", "data.seq_len=32", "--port", "0", "--token-file", str(tokens),
+                        "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": "src"})
     assert r.returncode == 2, r.stderr[-2000:]
     assert "error: corpus" in r.stderr and "Traceback" not in r.stderr
