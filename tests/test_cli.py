@@ -24,6 +24,8 @@ def test_list_presets_shows_the_shipped_presets():
     r = _cli("list", "presets")
     assert r.returncode == 0, r.stderr
     assert {"quick", "lan", "multi-region", "diloco", "byzantine"} <= set(r.stdout.split())
+    r = _cli("list", "topologies")
+    assert r.returncode == 0 and "multi-region (file, network.topology: multi-region)" in r.stdout, r.stderr
 
 
 def test_a_preset_with_a_topology_file_passes_config_check():
