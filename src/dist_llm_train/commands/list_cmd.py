@@ -32,6 +32,10 @@ def run(args) -> int:
             print(f"(no {args.what} in this build)")
             return 1
         names = list(getattr(mod, fn)())
+        if args.what == "topologies":  # files for `network.topology`, beside the presets of `network.preset`
+            from dist_llm_train.config.topology_file import TOPOLOGY_DIR
+
+            names += [f"{p.stem} (file, network.topology: {p.stem})" for p in sorted(TOPOLOGY_DIR.glob("*.yaml"))]
     for n in names:
         print(n)
     return 0

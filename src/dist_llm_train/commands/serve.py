@@ -25,6 +25,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from dist_llm_train.config import load_config
+    from dist_llm_train.controller.main_controller import as_build_error
     from dist_llm_train.runtime.grpc.server_process import run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -35,7 +36,17 @@ def run(args) -> int:
             overrides.append(f"runtime.{key}={Path(value).resolve()}")
     cfg = load_config(args.config, overrides)
     run_dir = Path(args.out) if args.out else Path(cfg.out_dir) / cfg.name
-    status = run_server(cfg, run_dir, resume=args.resume, host=args.host, port=args.port,
-                        port_file=args.port_file, evaluate=not args.no_eval,
-                        announce=lambda m: print(m, flush=True))
+    built = []  # the server announces only once its parts are built
+
+    def announce(message: str) -> None:
+        built.append(True)
+        print(message, flush=True)
+
+    try:
+        status = run_server(cfg, run_dir, resume=args.resume, host=args.host, port=args.port,
+                            port_file=args.port_file, evaluate=not args.no_eval, announce=announce)
+    except ValueError as exc:
+        if built:
+            raise  # a failure while serving is a bug to see in full
+        raise as_build_error(cfg, exc) from exc
     return 0 if status["state"] == "DONE" else 1

@@ -1,14 +1,28 @@
 """Checks that span sections (a rule's precondition against the buffer size, Byzantine ids, ...).
 
-They run at load time so that a run that cannot give its guarantees stops before any training.
+They run at load time so that a run that cannot give its guarantees, or that would fail once the
+model is built, stops before any work. The aggregator and the attack are built here through their
+registries exactly as the run builds them, so a bad parameter is reported against its key instead
+of surfacing as a traceback after minutes of setup. Each problem is attached to the dotted key the
+user has to change (`aggregation.f`, not the top level).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dist_llm_train.config.registry_check import _registry, model_max_positions
+
 if TYPE_CHECKING:
     from dist_llm_train.config.schema import RunConfig
+
+
+class CrossCheckError(ValueError):
+    """One or more problems, each attached to the dotted key to fix (the loader prints one line each)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
 
 
 def num_workers(cfg: RunConfig) -> int:
@@ -24,29 +38,81 @@ def buffer_size(cfg: RunConfig) -> int:
     return num_workers(cfg) if cfg.sync.mode == "sync" else 1
 
 
+def _reason(exc: Exception) -> str:
+    return str(exc).strip() or type(exc).__name__
+
+
 def check_run(cfg: RunConfig) -> None:
+    """Raise CrossCheckError listing every cross-section problem of `cfg`."""
+    problems: list[tuple[str, str]] = []
     if cfg.network.preset == "custom" and not cfg.network.workers:
-        raise ValueError("network.preset is 'custom' but network.workers is empty: list the workers' links")
-    n = num_workers(cfg)
+        raise CrossCheckError([("network.workers", "network.preset is 'custom' but network.workers is empty: "
+                                                   "list the workers' links, or give network.topology: FILE")])
+    try:
+        n = num_workers(cfg)
+    except ValueError as exc:  # e.g. an unknown hardware profile in a link
+        raise CrossCheckError([("network.workers", _reason(exc).removeprefix("network.workers: "))]) from None
     k = buffer_size(cfg)
     if k > n:
-        raise ValueError(f"sync.buffer_size = {k} is larger than the number of workers ({n}); use at most {n}")
+        problems.append(("sync.buffer_size", f"{k} is larger than the number of workers ({n}); use at most {n}"))
     byz = cfg.byzantine.workers
     if byz is not None:
         bad = [w for w in byz if not 0 <= w < n]
         if bad:
-            raise ValueError(f"byzantine.workers has ids {bad} outside 0..{n - 1}")
+            problems.append(("byzantine.workers", f"ids {bad} are outside 0..{n - 1} ({n} workers)"))
     elif cfg.byzantine.count > n:
-        raise ValueError(f"byzantine.count = {cfg.byzantine.count} exceeds the number of workers ({n})")
-    if cfg.aggregation.f > 0 or cfg.aggregation.rule != "mean":
-        from dist_llm_train.config.registry_check import _registry
+        problems.append(("byzantine.count", f"{cfg.byzantine.count} exceeds the number of workers ({n})"))
+    problems += aggregator_problems(cfg, k)
+    problems += attack_problems(cfg)
+    problems += seq_len_problems(cfg)
+    if problems:
+        raise CrossCheckError(problems)
 
-        mod = _registry("dist_llm_train.aggregation")
-        if mod is not None and hasattr(mod, "check_precondition"):
-            try:
-                mod.check_precondition(cfg.aggregation.rule, n=k, f=cfg.aggregation.f, pre=cfg.aggregation.pre)
-            except ValueError as exc:
-                raise ValueError(
-                    f"aggregation.rule = {cfg.aggregation.rule!r} with aggregation.f = {cfg.aggregation.f} and "
-                    f"{k} updates per server step (sync.buffer_size): {exc}"
-                ) from None
+
+def aggregator_problems(cfg: RunConfig, k: int) -> list[tuple[str, str]]:
+    """Build the rule (with params and f), each pre-aggregator, then the pipeline's precondition for k inputs."""
+    agg_mod = _registry("dist_llm_train.aggregation")
+    from dist_llm_train.aggregation.pre import parse_pre
+
+    a = cfg.aggregation
+    problems = []
+    try:
+        agg_mod.make_aggregator(a.rule, f=a.f, pre=(), **a.params)
+    except (ValueError, TypeError) as exc:
+        key = "aggregation.params" if a.params else "aggregation.f"
+        given = f" (got {a.params!r})" if a.params else ""
+        problems.append((key, f"{_reason(exc)}{given}"))
+    for i, spec in enumerate(a.pre):
+        try:
+            parse_pre(spec)
+        except (ValueError, TypeError) as exc:
+            problems.append((f"aggregation.pre.{i}", f"{_reason(exc)} (got {spec!r})"))
+    if problems:
+        return problems
+    try:
+        agg_mod.make_aggregator(a.rule, f=a.f, pre=list(a.pre), **a.params).check(
+            k, context=" updates per server step, sync.buffer_size")
+    except (ValueError, TypeError) as exc:
+        pre = f", aggregation.pre = {list(a.pre)}" if a.pre else ""
+        problems.append(("aggregation.f", f"{_reason(exc)} (aggregation.rule = {a.rule!r}, f = {a.f}{pre})"))
+    return problems
+
+
+def attack_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """Build the attack with its params (even with no Byzantine worker: a config must mean what it says)."""
+    b = cfg.byzantine
+    try:
+        _registry("dist_llm_train.attacks").make_attack(b.attack, **b.params)
+    except (ValueError, TypeError) as exc:
+        if b.params:
+            return [("byzantine.params", f"{_reason(exc)} (got {b.params!r} for attack {b.attack!r})")]
+        return [("byzantine.attack", f"{_reason(exc)} (got {b.attack!r})")]
+    return []
+
+
+def seq_len_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    limit = model_max_positions(cfg.model.name, cfg.model.path)
+    if limit is not None and cfg.data.seq_len > limit:
+        return [("data.seq_len", f"{cfg.data.seq_len} is longer than the context of model {cfg.model.name!r} "
+                                 f"({limit} positions); use data.seq_len <= {limit} or a model with a longer context")]
+    return []

@@ -15,7 +15,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from dist_llm_train.config.cross_checks import CrossCheckError
 from dist_llm_train.config.schema import RunConfig
+from dist_llm_train.config.topology_file import expand_topology
 from dist_llm_train.errors import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
@@ -30,6 +32,7 @@ def load_config(
     `source` is a YAML path, the name of a built-in preset, a dict, or a RunConfig (copied).
     `overrides` are `section.key=value` strings (values parsed as YAML) or a dict of dotted keys.
     """
+    base_dir: Path | None = None  # where relative file names in the config (network.topology) start
     if isinstance(source, RunConfig):
         data: dict[str, Any] = source.model_dump(mode="json")
         where = "RunConfig"
@@ -41,9 +44,10 @@ def load_config(
     else:
         path = resolve_config_path(source)
         data, where = read_yaml(path), str(path)
+        base_dir = path.parent
     for key, value in _parse_overrides(overrides):
         _set_dotted(data, key, value)
-    return validate_dict(data, where)
+    return validate_dict(data, where, base_dir=base_dir)
 
 
 def resolve_config_path(source: str | Path) -> Path:
@@ -72,7 +76,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def validate_dict(data: Mapping[str, Any], where: str = "config") -> RunConfig:
+def validate_dict(data: Mapping[str, Any], where: str = "config", base_dir: Path | None = None) -> RunConfig:
+    """Validate a raw config dict; `network.topology` files are read first (relative to `base_dir`)."""
+    try:
+        data = expand_topology(dict(data), base_dir)
+    except ConfigError as exc:
+        raise ConfigError(f"invalid configuration ({where}):\n  - {exc}") from None
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
@@ -168,6 +177,10 @@ def format_validation_error(exc: ValidationError, where: str) -> str:
             if allowed:
                 msg += f"; allowed keys here: {', '.join(allowed)}"
             lines.append(msg)
+            continue
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, CrossCheckError):  # cross-section checks name their own keys
+            lines.extend(f"  - {k}: {m}" for k, m in cause.problems)
             continue
         given = err.get("input")
         reason = err.get("msg", "invalid value")

@@ -42,6 +42,13 @@ class DataConfig(Section):
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     max_train_tokens: int | None = Field(None, ge=1)
 
+    @field_validator("corpus")
+    @classmethod
+    def _known_corpus(cls, v: str) -> str:
+        from dist_llm_train.config.registry_check import check_corpus
+
+        return check_corpus(v)
+
 
 class OptimizerConfig(Section):
     """The server (outer) optimizer, applied to each aggregated update."""
@@ -55,6 +62,14 @@ class OptimizerConfig(Section):
     warmup_steps: int = Field(0, ge=0)
     schedule: Literal["constant", "cosine"] = "constant"
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        bad = [b for b in v if not 0 <= b < 1]
+        if bad:
+            raise ValueError(f"each of Adam's betas must be in [0, 1), e.g. [0.9, 0.999]; {bad} is not")
+        return v
 
 
 class WorkerConfig(Section):
@@ -156,6 +171,17 @@ class NetworkConfig(Section):
     )
     num_workers: int | None = Field(None, ge=1, description="spread this many workers over the preset")
     workers: list[LinkConfig] | None = None
+    topology: str | None = Field(
+        None, description="YAML file `workers: [{name, bandwidth, latency, jitter, loss, speed, count}]`; "
+        "read at load time into `workers` (so the resolved config needs no copy of the file)"
+    )
+
+    @model_validator(mode="after")
+    def _topology_was_read(self) -> NetworkConfig:
+        if self.topology is not None:
+            raise ValueError("network.topology is read by load_config / validate_dict into network.workers; "
+                             "build the config through them")
+        return self
 
 
 class PrivacyConfig(Section):
@@ -227,6 +253,23 @@ class RunConfig(Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _diloco_outer_optimizer(cls, data: Any) -> Any:
+        """With local steps (DiLoCo) the server optimizer defaults to Nesterov, lr 0.7, momentum 0.9
+        (Douillard et al. 2023), unless the config names an optimizer itself."""
+        if not isinstance(data, dict):
+            return data
+        worker, opt = data.get("worker"), data.get("optimizer")
+        try:
+            local_steps = int((worker or {}).get("local_steps", 1))
+        except (TypeError, ValueError, AttributeError):
+            return data  # the field's own validation reports it
+        if local_steps <= 1 or (opt is not None and not isinstance(opt, dict)) or (opt or {}).get("name"):
+            return data
+        data = {**data, "optimizer": {"name": "nesterov", "lr": 0.7, "momentum": 0.9, **(opt or {})}}
+        return data
 
     @model_validator(mode="after")
     def _cross_checks(self) -> RunConfig:

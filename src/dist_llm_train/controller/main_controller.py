@@ -1,8 +1,9 @@
 """MainController: one RunConfig in, one RunResult out.
 
 Builds the model, data shards, workers, parameter server, coordinator and topology from the
-config, runs the chosen runtime until `max_server_steps`, a virtual-time budget or a target loss,
-evaluates every N steps, and writes a run directory:
+config (a ValueError while building becomes a ConfigError: the run never started), runs the
+chosen runtime until `max_server_steps`, a virtual-time budget or a target loss, evaluates every
+N steps, and writes a run directory:
 
     config.yaml        the resolved configuration
     events.jsonl       every pull, push, server step and evaluation
@@ -28,8 +29,17 @@ from dist_llm_train.config.guide_compat import from_guide_config, looks_like_gui
 from dist_llm_train.controller.assembly import build_core, build_worker
 from dist_llm_train.controller.data_setup import build_run_data
 from dist_llm_train.controller.run_result import RunResult
+from dist_llm_train.errors import ConfigError, DistLLMError
 from dist_llm_train.metrics import EventLog
 from dist_llm_train.models import build_model
+
+
+def as_build_error(cfg: RunConfig, exc: ValueError) -> DistLLMError:
+    """A ValueError raised while building a run (before any training) means the config cannot be run:
+    report it as one message, like a config error, instead of a traceback."""
+    if isinstance(exc, DistLLMError):
+        return exc
+    return ConfigError(f"cannot build run {cfg.name!r} from its configuration: {exc}")
 
 
 class MainController:
@@ -67,18 +77,21 @@ class MainController:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
         t_build = time.perf_counter()
-        built = build_model(cfg.model.name, init=cfg.model.init, path=cfg.model.path, tokenizer=cfg.model.tokenizer,
-                            seed=cfg.seed)
-        layout = built.layout
-        initial = layout.flatten_module(built.module)
-        core = build_core(cfg, layout, initial)
-        n = len(core.topology)
-        data = build_run_data(cfg, built, n)
-        workers = [
-            build_worker(cfg, w, built.module, layout, data.streams[w].next_batch, w in core.byzantine,
-                         vocab_size=built.vocab_size, n=n)
-            for w in range(n)
-        ]
+        try:
+            built = build_model(cfg.model.name, init=cfg.model.init, path=cfg.model.path,
+                                tokenizer=cfg.model.tokenizer, seed=cfg.seed)
+            layout = built.layout
+            initial = layout.flatten_module(built.module)
+            core = build_core(cfg, layout, initial)
+            n = len(core.topology)
+            data = build_run_data(cfg, built, n)
+            workers = [
+                build_worker(cfg, w, built.module, layout, data.streams[w].next_batch, w in core.byzantine,
+                             vocab_size=built.vocab_size, n=n)
+                for w in range(n)
+            ]
+        except ValueError as exc:
+            raise as_build_error(cfg, exc) from exc
 
         def evaluate(params: torch.Tensor) -> dict:
             layout.load_into_module(built.module, params)

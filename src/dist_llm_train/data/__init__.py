@@ -1,7 +1,7 @@
 """data layer: real corpora (offline), cached tokenization, block packing, sharding and batch streams.
 
 Public API:
-  load_corpus(name) -> Corpus; available_corpora()
+  load_corpus(name) -> Corpus; check_corpus(name) (no loading); available_corpora()
   prepare_lm_data(corpus, tokenizer, seq_len, kind, seed=0, max_train_tokens=None, max_positions=None) -> LMData
   shard_blocks(data_or_doc_ids, n_workers, mode="iid"|"non_iid"|"dirichlet", alpha=0.5, seed=0) -> list[np.ndarray]
   BatchStream(data, shard_indices, batch_size, seed=0, mlm_probability=0.15).next_batch() -> dict of tensors
@@ -11,7 +11,7 @@ Public API:
 from dist_llm_train.data.blocks import LMData, prepare_lm_data
 from dist_llm_train.data.corpus import Corpus
 from dist_llm_train.data.masking import IGNORE_INDEX, mask_tokens
-from dist_llm_train.data.registry import available_corpora, load_corpus
+from dist_llm_train.data.registry import available_corpora, check_corpus, load_corpus
 from dist_llm_train.data.sharding import shard_blocks
 from dist_llm_train.data.stream import BatchStream
 
@@ -21,6 +21,7 @@ __all__ = [
     "Corpus",
     "LMData",
     "available_corpora",
+    "check_corpus",
     "load_corpus",
     "mask_tokens",
     "prepare_lm_data",

