@@ -90,8 +90,8 @@ def markdown(results: list[dict], setup: Setup, attacks: list[str], rules: list[
     ]
     for f in fs:
         cols = [] if f == 0 else attacks
-        lines += [f"**f = {f}**", "", "| rule | none | " + " | ".join(cols) + (" | strongest attack |" if f else ""),
-                  "|---" * (len(cols) + 2 + (1 if f else 0)) + "|"]
+        head = ["rule", "none", *cols] + (["strongest attack"] if f else [])
+        lines += [f"**f = {f}**", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
         for rule in rules:
             clean = _score(_attack_free(by, rule, f), baseline)
             scores = {a: s for a in cols if (s := _score(by.get((rule, a, f)), baseline)) is not None}
