@@ -35,7 +35,7 @@ test-slow: $(STAMP)
 # Each benchmark prints ratios against a baseline measured in the same run; run on a quiet machine.
 bench: $(STAMP)
 	dist-llm-train bench compression --out bench_out/compression
-	MALLOC_MMAP_THRESHOLD_=8589934592 MALLOC_TRIM_THRESHOLD_=8589934592 dist-llm-train bench aggregation
+	MALLOC_MMAP_THRESHOLD_=8589934592 MALLOC_TRIM_THRESHOLD_=8589934592 dist-llm-train bench aggregation --out bench_out/aggregation
 	dist-llm-train bench models
 	dist-llm-train bench sim --out bench_out/sim
 	dist-llm-train bench transport

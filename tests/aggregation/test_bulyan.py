@@ -36,6 +36,14 @@ def test_precondition_4f_plus_3():
         make_aggregator("bulyan", f=2)(torch.randn(10, 3))
 
 
-def test_robust_to_every_attack(robust):
+def test_robust_to_every_attack(robust, attacked, alie_bias):
     # n = 11 is the smallest n for f = 2; bound 0.8 spreads (attack-free error ~0.45)
-    robust("bulyan", bound=0.8, n=11)
+    errors = robust("bulyan", bound=0.8, n=11)
+    # ALIE (documented): recursive Krum selects both ALIE rows (identical, so each other's nearest neighbour)
+    # and they sit inside every coordinate's window, fully trusted; the bias along the ALIE direction is
+    # ~4.5x the plain mean's, though still inside the bound
+    rd = attacked("alie", n=11)
+    agg = make_aggregator("bulyan", f=2)(rd.updates)
+    assert agg.trust[-2:].tolist() == [1.0, 1.0]
+    assert alie_bias(rd, agg.update) > 3 * alie_bias(rd, make_aggregator("mean")(rd.updates).update)
+    assert errors["alie"] <= 0.8

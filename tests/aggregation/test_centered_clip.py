@@ -40,5 +40,13 @@ def test_precondition():
         make_aggregator("centered_clip", f=2)(torch.randn(4, 3))
 
 
-def test_robust_to_every_attack(robust):
-    robust("centered_clip", bound=0.5)
+def test_robust_to_every_attack(robust, attacked, alie_bias):
+    errors = robust("centered_clip", bound=0.5)
+    # ALIE (documented): its rows lie closer to the centre than honest ones, so they are never clipped, and
+    # the aggregate is biased along the ALIE direction about as much as the plain mean (not more, not less)
+    rd = attacked("alie")
+    agg = make_aggregator("centered_clip", f=2)(rd.updates)
+    assert agg.trust[-2:].tolist() == [1.0, 1.0]
+    ratio = alie_bias(rd, agg.update) / alie_bias(rd, make_aggregator("mean")(rd.updates).update)
+    assert 0.7 < ratio < 1.5, ratio
+    assert errors["alie"] <= 0.5
