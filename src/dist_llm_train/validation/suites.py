@@ -24,6 +24,8 @@ class Suite:
     experimental: dict[str, Any]
     checks: list[dict[str, Any]]
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra experimental configs
+    #: per variant, the checklist specs of its own targets (reported as a checklist of their own)
+    variant_checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _merge(base: dict, *updates: dict) -> dict:
@@ -107,16 +109,23 @@ def gpt2_suite(preset: str) -> Suite:
         {"item": "byzantine_filtered", "threshold": 1.0, "max_false_positive_rate": 0.05},
         {"item": "steps_to_target_within", "threshold": 0.20},
     ]
+    # "Beyond the guide": the uplink reduction reached at a perplexity within 5% of the baseline's,
+    # without local steps (target 100x) and with H local steps (target 400x: one message per H samples)
+    lean = {"compression": {"codec": "topk:0.01+fp16", "error_feedback": True}}
     variants = {
-        "diloco": _merge(experimental, {
+        "topk1-fp16": _merge(experimental, lean, {"name": "topk1-fp16"}),
+        "diloco": _merge(experimental, lean, {
             "name": "diloco",
             "worker": {"local_steps": 8, "local_optimizer": "adamw", "local_lr": 1e-3},
             "optimizer": {"name": "nesterov", "lr": 0.7, "momentum": 0.9, "warmup_steps": 0, "schedule": "constant"},
-            "compression": {"codec": "topk:0.01", "error_feedback": True},
         }),
     }
+    variant_checks = {
+        "topk1-fp16": [{"item": "uplink_reduction_at_quality", "threshold": 100.0, "max_perplexity_change": 0.05}],
+        "diloco": [{"item": "uplink_reduction_at_quality", "threshold": 400.0, "max_perplexity_change": 0.05}],
+    }
     return Suite("gpt2", "causal LM: async + top-k 5% + Multi-Krum (f=1, one Byzantine worker) vs sync baseline",
-                 baseline, experimental, checks, variants)
+                 baseline, experimental, checks, variants, variant_checks)
 
 
 # -- bert-mlm -------------------------------------------------------------------------------------
