@@ -50,13 +50,15 @@ GPT2_PRESETS = {
         "max_server_steps": 20,
         "max_samples": 20 * 5 * 4,
     },
+    # sized so that baseline + experimental take about 10 minutes on 2 shared CPU cores (measured
+    # 2026-12-01: 120 steps of 8 x 64 tokens took ~12 s a step under load, ~25 minutes a run)
     "quick": {
         "model": {"name": "gpt2-mini"},
-        "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 8},
-        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 10, "schedule": "cosine", "min_lr_ratio": 0.1},
-        "eval": {"every_steps": 10, "max_eval_tokens": 8192},
-        "max_server_steps": 120,
-        "max_samples": 120 * 5 * 8,
+        "data": {"corpus": "wiki", "seq_len": 32, "batch_size": 4},
+        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 6, "schedule": "cosine", "min_lr_ratio": 0.1},
+        "eval": {"every_steps": 10, "max_eval_tokens": 4096},
+        "max_server_steps": 60,
+        "max_samples": 60 * 5 * 4,
     },
     "full": {
         "model": {"name": "gpt2-mini"},
@@ -118,6 +120,8 @@ def gpt2_suite(preset: str) -> Suite:
             "name": "diloco",
             "worker": {"local_steps": 8, "local_optimizer": "adamw", "local_lr": 1e-3},
             "optimizer": {"name": "nesterov", "lr": 0.7, "momentum": 0.9, "warmup_steps": 0, "schedule": "constant"},
+            # pseudo-gradients already average 8 steps, and the outer Nesterov momentum is the history
+            "aggregation": {"momentum": 0.0},
         }),
     }
     variant_checks = {
@@ -130,13 +134,14 @@ def gpt2_suite(preset: str) -> Suite:
 
 # -- bert-mlm -------------------------------------------------------------------------------------
 BERT_PRESETS = {
+    # ~10 minutes on 2 shared cores (120 steps of 8 x 64 tokens took ~8 s a step, ~15 minutes a run)
     "quick": {
         "model": {"name": "bert-mini"},
-        "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 8},
-        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 10, "schedule": "cosine"},
-        "eval": {"every_steps": 10, "max_eval_tokens": 8192},
-        "max_server_steps": 120,
-        "max_samples": 120 * 7 * 8,
+        "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 4},
+        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 6, "schedule": "cosine"},
+        "eval": {"every_steps": 10, "max_eval_tokens": 4096},
+        "max_server_steps": 60,
+        "max_samples": 60 * 7 * 4,
     },
     "full": {
         "model": {"name": "bert-mini"},
@@ -178,13 +183,14 @@ def bert_suite(preset: str) -> Suite:
 
 # -- wan: multi-region ----------------------------------------------------------------------------
 WAN_PRESETS = {
+    # 16 workers x 4 x 32 tokens a step: ~10 minutes on 2 shared cores (8 x 64 would be ~4x that)
     "quick": {
         "model": {"name": "gpt2-tiny"},
-        "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 8},
-        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 10, "schedule": "cosine"},
-        "eval": {"every_steps": 10, "max_eval_tokens": 8192},
-        "max_server_steps": 60,
-        "max_samples": 60 * 16 * 8,
+        "data": {"corpus": "wiki", "seq_len": 32, "batch_size": 4},
+        "optimizer": {"name": "adamw", "lr": 2e-3, "warmup_steps": 6, "schedule": "cosine"},
+        "eval": {"every_steps": 10, "max_eval_tokens": 4096},
+        "max_server_steps": 50,
+        "max_samples": 50 * 16 * 4,
     },
     "full": {
         "model": {"name": "gpt2-mini"},
