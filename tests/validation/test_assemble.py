@@ -13,6 +13,7 @@ class SuiteSpec:
     checks: list
     description: str = ""
     variants: dict = field(default_factory=dict)
+    variant_checks: dict = field(default_factory=dict)
 
 
 CHECKS = [{"item": "perplexity_within", "threshold": 0.10}, {"item": "no_divergence"},
@@ -50,3 +51,20 @@ def test_target_from_specs():
     assert target_from_specs(CHECKS) == (3.5, 0.02)
     assert target_from_specs([{"item": "steps_to_target_within", "margin": 0.05}]) == (None, 0.05)
     assert target_from_specs([]) == (None, 0.02)
+
+
+def test_variant_targets_are_reported_as_checklist_items(tmp_path, baseline, experimental):
+    variant = experimental.from_json(experimental.to_json())
+    variant.name = "diloco"
+    targets = {"diloco": [{"item": "uplink_reduction_at_quality", "threshold": 10.0, "max_perplexity_change": 0.10},
+                          {"item": "uplink_reduction_at_quality", "threshold": 400.0, "max_perplexity_change": 0.05}]}
+    out = assemble_report(SuiteSpec("gpt2", CHECKS, "causal LM", variant_checks=targets), "quick", tmp_path,
+                          {"baseline": baseline, "experimental": experimental, "diloco": variant},
+                          date="2025-11-19", machine="m")
+    text = (tmp_path / "report.md").read_text()
+    assert "## Variant targets" in text
+    assert "| diloco | Uplink reduction >= 10x at perplexity within 10% of baseline | 20x | >= 10 | PASS |" in text
+    assert "| diloco | Uplink reduction >= 400x at perplexity within 5% of baseline | 20x | >= 400 | FAIL |" in text
+    data = load_results(out["results"])
+    assert [t["passed"] for t in data["extra"]["variants"]["diloco"]["targets"]] == [True, False]
+    assert [c["passed"] for c in out["checklist"]] == [True, True, True, False, True, True]  # unchanged

@@ -132,3 +132,17 @@ def test_evaluate_checklist_flattens_multi_item_specs(baseline, experimental):
     assert [i.passed for i in items] == [True, True, True, True]
     assert ck.all_passed(items) and not ck.all_passed([])
     assert ChecklistItem.from_json(items[0].to_json()) == items[0]
+
+
+def test_reduction_at_quality_counts_only_within_the_perplexity_bound(baseline, experimental):
+    # uplink 160,000 -> 8,000 bytes (20x); perplexity e^3.05 vs e^3.0: +5.13%
+    ok = ck.uplink_reduction_at_quality(baseline, experimental, threshold=10, max_perplexity_change=0.10)
+    assert ok.passed and ok.measured == pytest.approx(20.0) and ok.comparison == ">="
+    assert ok.inputs["perplexity_change"] == pytest.approx(math.exp(0.05) - 1)
+    worse = ck.uplink_reduction_at_quality(baseline, experimental, threshold=10, max_perplexity_change=0.05)
+    assert not worse.passed and worse.measured == pytest.approx(20.0) and "does not count" in worse.detail
+    short = ck.uplink_reduction_at_quality(baseline, experimental, threshold=30, max_perplexity_change=0.10)
+    assert not short.passed and "30x at perplexity within 10%" in short.name
+    exact = ck.uplink_reduction_at_quality(baseline, experimental, threshold=20, max_perplexity_change=0.10)
+    assert exact.passed  # inclusive by default: "at least 20x"
+    evaluate_checklist([{"item": "uplink_reduction_at_quality", "threshold": 400.0}], baseline, experimental)

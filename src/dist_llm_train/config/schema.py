@@ -101,6 +101,11 @@ class AggregationConfig(Section):
     f: int = Field(0, ge=0, description="number of Byzantine inputs the rule must tolerate")
     pre: list[str] = Field(default_factory=list, description="pre-aggregators, e.g. ['nnm', 'bucketing:2']")
     params: dict[str, Any] = Field(default_factory=dict, description="extra arguments of the rule")
+    momentum: float = Field(
+        0.0, ge=0, lt=1,
+        description="beta of a per-worker moving average of the inputs, which the rule sees instead of the "
+        "latest input (0 = off); see sync/input_momentum.py",
+    )
 
     @field_validator("rule")
     @classmethod

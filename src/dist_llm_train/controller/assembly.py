@@ -52,6 +52,7 @@ def build_coordinator(cfg: RunConfig, n: int, byz: list[int]) -> BoundedAsyncCoo
         mode=s.mode,
         aggregator=agg,
         byzantine_ids=byz,
+        input_momentum=cfg.aggregation.momentum,
     )
 
 

@@ -6,6 +6,10 @@ The buffer counts *distinct workers*: a fast worker that submits again before th
 has its updates merged into its single input (weighted by staleness), so that the aggregator's f
 always counts workers. Without this a fast Byzantine worker could fill the buffer with copies of
 itself and defeat any rule whose guarantee assumes at most f bad inputs.
+
+With `input_momentum` beta > 0 the aggregator sees each worker's moving average of its inputs
+rather than the latest one (input_momentum.py: what makes a sign flip separable from noisy honest
+updates).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dist_llm_train.sync.accounting import WorkerStats, summarize_stats
+from dist_llm_train.sync.input_momentum import InputMomentum
 from dist_llm_train.sync.staleness import IntervalTracker, StalenessBound, staleness_weight
 
 
@@ -78,6 +83,7 @@ class BoundedAsyncCoordinator:
         mode: str = "async",
         aggregator=None,
         byzantine_ids: Iterable[int] = (),
+        input_momentum: float = 0.0,
     ):
         if num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {num_workers}")
@@ -100,6 +106,7 @@ class BoundedAsyncCoordinator:
             aggregator = make_aggregator("mean", f=0)
         self.aggregator = aggregator
         self.aggregator.check(self.buffer_size)
+        self.momentum = InputMomentum(input_momentum)
         self.intervals = IntervalTracker()
         byz = set(byzantine_ids)
         self.stats = {w: WorkerStats(worker_id=w, byzantine=w in byz) for w in range(num_workers)}
@@ -230,6 +237,7 @@ class BoundedAsyncCoordinator:
                 sent = count * int(one_message)  # each of its messages carried the crafted update
                 self.stats[w].bytes_up += sent - honest
                 rewritten[w] = (honest, sent)
+        self.momentum.apply(rows, ids)  # after the attack hook: the server averages what it received
         wt = torch.tensor(weights, dtype=torch.float32)
         agg = self.aggregator(rows, wt if self.weighting != "none" else None)
         trust = [float(t) for t in agg.trust.tolist()]
@@ -250,6 +258,7 @@ class BoundedAsyncCoordinator:
         self.active.discard(worker_id)
         self._pending.pop(worker_id, None)
         self._buffers.pop(worker_id, None)
+        self.momentum.forget(worker_id)
 
     def can_aggregate(self) -> bool:
         """Whether the active workers still satisfy the aggregator's precondition."""

@@ -18,7 +18,7 @@ from dist_llm_train.validation import figures as fig
 from dist_llm_train.validation.checklist import all_passed, evaluate_checklist
 from dist_llm_train.validation.plots import write_plots
 from dist_llm_train.validation.report import machine_description, write_report
-from dist_llm_train.validation.report_tables import Table, fmt_factor, fmt_num, fmt_pct
+from dist_llm_train.validation.report_tables import Table, fmt_factor, fmt_measured, fmt_num, fmt_pct
 from dist_llm_train.validation.results import write_results_json
 
 
@@ -48,6 +48,25 @@ def variants_table(baseline: RunResult, variants: Mapping[str, RunResult], specs
     return table, data
 
 
+def variant_targets_table(baseline: RunResult, variants: Mapping[str, RunResult],
+                          variant_checks: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[Table, dict]:
+    """Each variant's own targets (e.g. DiLoCo's reduction at a perplexity bound) as checklist items."""
+    rows, data = [], {}
+    for label, run in variants.items():
+        specs = list(variant_checks.get(label, ()))
+        if not specs:
+            continue
+        items = evaluate_checklist(specs, baseline, run)
+        data[label] = [it.to_json() for it in items]
+        for it in items:
+            rows.append([label, it.name, fmt_measured(it.measured, it.unit), f"{it.comparison} {it.threshold:g}",
+                         "PASS" if it.passed else "FAIL", it.detail])
+    table = Table("Variant targets", ["variant", "item", "measured", "threshold", "result", "how"], rows,
+                  "Targets of the variants themselves, measured against the same baseline; they inform and do "
+                  "not change the exit code.", align=["l", "l", "r", "r", "c", "l"])
+    return table, data
+
+
 def assemble_report(suite, preset: str, out: str | Path, results: Mapping[str, RunResult], date: str,
                     machine: str | None = None, extra_tables: Sequence[Table] = (),
                     extra_sections: Sequence[tuple[str, str]] = ()) -> dict:
@@ -74,6 +93,12 @@ def assemble_report(suite, preset: str, out: str | Path, results: Mapping[str, R
     if others:
         table, extra["variants"] = variants_table(base, others, specs)
         tables.append(table)
+        checks = getattr(suite, "variant_checks", None) or {}
+        if any(checks.get(k) for k in others):
+            targets, per_variant = variant_targets_table(base, others, checks)
+            tables.append(targets)
+            for label, target_items in per_variant.items():
+                extra["variants"][label]["targets"] = target_items
     report = write_report(out, suite.name, preset, base, exp, items, date, machine, extra_sections, tables, plots,
                           getattr(suite, "description", ""), target_loss, margin)
     res = write_results_json(out / "results.json", suite.name, preset, base, exp, items, tables, date=date,

@@ -193,6 +193,29 @@ def total_reduction_above(baseline: RunResult, experimental: RunResult, threshol
                  {"baseline_bytes_total": b, "experimental_bytes_total": e})
 
 
+def uplink_reduction_at_quality(baseline: RunResult, experimental: RunResult, threshold: float = 100.0,
+                                max_perplexity_change: float = 0.05, inclusive: bool = True) -> ChecklistItem:
+    """Uplink reduction (baseline / experimental bytes up, same sample budget) that counts only when the
+    final perplexity is within max_perplexity_change of the baseline's: a codec that saves bytes by
+    not learning has reached no reduction at that quality. Measured: the reduction; passes when it
+    reaches the threshold and the perplexity condition holds (both are in the detail)."""
+    b, e = int(baseline.summary["bytes_up"]), int(experimental.summary["bytes_up"])
+    reduction = fig.ratio(b, e)
+    pb, pe = baseline.final.get("perplexity"), experimental.final.get("perplexity")
+    change = fig.relative_change(pe, pb)
+    quality_ok = change is not None and change <= max_perplexity_change
+    rel = "n/a (perplexity missing or non-finite)" if change is None else f"{change:+.2%}"
+    detail = (f"bytes up: baseline {b}, experimental {e}; perplexity {_fmt(pe)} vs baseline {_fmt(pb)}, "
+              f"{rel} (must be <= +{_pct(max_perplexity_change)})")
+    if not quality_ok:
+        detail += "; the quality condition does not hold, so the reduction does not count"
+    return _item(f"Uplink reduction {_above(inclusive)} {threshold:g}x at perplexity within "
+                 f"{_pct(max_perplexity_change)} of baseline", reduction, _above(inclusive), threshold, "x", detail,
+                 {"baseline_bytes_up": b, "experimental_bytes_up": e, "baseline_perplexity": pb,
+                  "experimental_perplexity": pe, "perplexity_change": change,
+                  "max_perplexity_change": max_perplexity_change}, ok=quality_ok)
+
+
 def bytes_per_worker_hour_below(baseline: RunResult, experimental: RunResult, threshold_gb: float = 10.0,
                                 inclusive: bool = False) -> ChecklistItem:
     """The busiest worker's (bytes_up + bytes_down) per virtual hour, in GB (1e9 bytes)."""
@@ -305,6 +328,7 @@ ITEMS: dict[str, Callable[..., ChecklistItem | list[ChecklistItem]]] = {
     "region_acceptance_above": region_acceptance_above,
     "uplink_reduction_above": uplink_reduction_above,
     "total_reduction_above": total_reduction_above,
+    "uplink_reduction_at_quality": uplink_reduction_at_quality,
     "bytes_per_worker_hour_below": bytes_per_worker_hour_below,
     "bytes_per_worker_hour_projected_below": bytes_per_worker_hour_projected_below,
     "byzantine_filtered": byzantine_filtered,

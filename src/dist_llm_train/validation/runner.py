@@ -37,6 +37,8 @@ def run_suite(
     results) or "update" (store this run's figures as the new golden results)."""
     suite = get_suite(name, preset)
     check_specs(suite.checks)  # a typo in a checklist fails now, not after hours of training
+    for specs in suite.variant_checks.values():
+        check_specs(specs)
     base_cfg, exp_cfg, variant_cfgs = suite_configs(suite, overrides or [])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,9 @@ from dist_llm_train.controller.main_controller import MainController
 from dist_llm_train.validation.curves import first_crossing
 
 SCALING_PRESETS = {
-    "quick": {"workers": [1, 5, 10, 50], "model": "gpt2-tiny", "seq_len": 64, "batch_size": 4, "steps_1": 120,
-              "eval_every": 5, "max_eval_tokens": 4096},
+    # the 50-worker run dominates (50 x 2 x 32 tokens a step); ~10 minutes on 2 shared cores
+    "quick": {"workers": [1, 5, 10, 50], "model": "gpt2-tiny", "seq_len": 32, "batch_size": 2, "steps_1": 60,
+              "eval_every": 5, "max_eval_tokens": 2048},
     "full": {"workers": [1, 5, 10, 50], "model": "gpt2-mini", "seq_len": 128, "batch_size": 16, "steps_1": 2000,
              "eval_every": 25, "max_eval_tokens": 32768},
 }

@@ -1,0 +1,30 @@
+"""The suites' configurations and checklists are valid before anything runs."""
+
+import pytest
+
+from dist_llm_train.validation.checklist import check_specs
+from dist_llm_train.validation.runner import suite_configs
+from dist_llm_train.validation.suites import PRESETS_OF, get_suite
+
+
+@pytest.mark.parametrize("name,preset", [(n, p) for n, ps in PRESETS_OF.items() for p in ps])
+def test_every_suite_preset_resolves(name, preset):
+    suite = get_suite(name, preset)
+    check_specs(suite.checks)
+    assert set(suite.variant_checks) <= set(suite.variants)
+    for specs in suite.variant_checks.values():
+        check_specs(specs)
+    base, exp, variants = suite_configs(suite, [])
+    assert base.seed == exp.seed and base.max_samples == exp.max_samples
+    assert all(v.max_samples == base.max_samples for v in variants.values())
+
+
+def test_gpt2_scores_multikrum_on_input_momentum_and_sets_the_diloco_targets():
+    suite = get_suite("gpt2", "quick")
+    _, exp, variants = suite_configs(suite, [])
+    assert exp.aggregation.rule == "multikrum" and exp.aggregation.momentum == 0.9
+    assert exp.optimizer.betas[0] == 0.0  # the first moment moved in front of the aggregator
+    targets = {k: [(s["threshold"], s["max_perplexity_change"]) for s in v] for k, v in suite.variant_checks.items()}
+    assert targets == {"topk1-fp16": [(100.0, 0.05)], "diloco": [(400.0, 0.05)]}
+    assert variants["topk1-fp16"].worker.local_steps == 1 and variants["diloco"].worker.local_steps > 1
+    assert variants["topk1-fp16"].compression.codec == variants["diloco"].compression.codec == "topk:0.01+fp16"
