@@ -39,6 +39,7 @@ STATE = "state.json"
 MANIFEST = "manifest.json"
 _PREFIX = "step-"
 _TMP = ".tmp-"
+_EXTRA = "extra/"
 
 
 @dataclass
@@ -83,9 +84,14 @@ class CheckpointManager:
 
     # -- saving ----------------------------------------------------------------------------------
     def snapshot(self, server, coordinator=None, extra: dict | None = None, rng: bool = True,
-                 accountant=None) -> Snapshot:
-        """Clone everything a resume needs; cheap enough to call under the server's lock."""
+                 accountant=None, extra_tensors: dict[str, torch.Tensor] | None = None) -> Snapshot:
+        """Clone everything a resume needs; cheap enough to call under the server's lock.
+
+        `extra_tensors` are the caller's own tensors (the simulator's worker residuals, say); they are
+        stored under an `extra/` prefix and handed back by `load_into` in state["extra_tensors"]."""
         tensors = {k: v.detach().clone().contiguous() for k, v in server.state_dict().items()}
+        for k, v in (extra_tensors or {}).items():
+            tensors[_EXTRA + k] = v.detach().clone().contiguous()
         state: dict = {"format": FORMAT, "version": int(server.version), "time": time.time(),
                        "extra": extra or {}}
         if coordinator is not None:
@@ -116,8 +122,9 @@ class CheckpointManager:
         self._prune()
         return final
 
-    def save(self, server, coordinator=None, extra: dict | None = None, rng: bool = True, accountant=None) -> Path:
-        return self.write(self.snapshot(server, coordinator, extra, rng, accountant))
+    def save(self, server, coordinator=None, extra: dict | None = None, rng: bool = True, accountant=None,
+             extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+        return self.write(self.snapshot(server, coordinator, extra, rng, accountant, extra_tensors))
 
     def _prune(self) -> None:
         for old in self.list()[self.keep:]:
@@ -176,6 +183,7 @@ class CheckpointManager:
             if path is None:
                 raise ResourceNotFoundError(f"no intact checkpoint in {self.dir}; start without --resume")
         tensors, state = self.read(path)
+        state["extra_tensors"] = {k[len(_EXTRA):]: tensors.pop(k) for k in [k for k in tensors if k.startswith(_EXTRA)]}
         server.load_state_dict(tensors)
         if coordinator is not None and "coordinator" in state:
             coordinator.load_state_dict(state["coordinator"])

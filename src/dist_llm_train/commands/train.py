@@ -14,6 +14,8 @@ def register(sub) -> None:
     p.add_argument("--runtime", choices=["sim", "local"], default=None,
                    help="sim: virtual-clock simulator; local: a real server and worker processes on loopback")
     p.add_argument("--out", default=None, help="run directory (default: out_dir/name)")
+    p.add_argument("--resume", action="store_true",
+                   help="simulator: continue from the newest intact checkpoint in the run directory")
     p.set_defaults(func=run)
 
 
@@ -42,7 +44,8 @@ def run(args) -> int:
                 status += f"  mlm-acc {point['mlm_accuracy']:.3f}"
             progress.update(task, completed=point["step"], status=status)
 
-        ctl = MainController(cfg, run_dir=Path(args.out) if args.out else None, on_eval=on_eval)
+        ctl = MainController(cfg, run_dir=Path(args.out) if args.out else None, on_eval=on_eval,
+                             resume=args.resume)
         result = ctl.run()
         progress.update(task, completed=result.server_steps)
     Console().print(summary_table(result))

@@ -9,6 +9,9 @@ N steps, and writes a run directory:
     events.jsonl       every pull, push, server step and evaluation
     summary.json       the RunResult
     model.safetensors  final parameters
+    checkpoints/       with checkpoint.every_steps / every_seconds: server, coordinator, RNGs, and the
+                       simulator's clock, workers' data positions and error-feedback residuals
+                       (`resume=True` / `train --resume` continues from the newest intact one)
 
 The validation guide's flat dict (`{'model_name': 'gpt2', 'use_async': True, ...}`) is accepted too.
 """
@@ -29,6 +32,7 @@ from dist_llm_train.config.guide_compat import from_guide_config, looks_like_gui
 from dist_llm_train.controller.assembly import build_core, build_worker
 from dist_llm_train.controller.data_setup import build_run_data
 from dist_llm_train.controller.run_result import RunResult
+from dist_llm_train.controller.sim_checkpoints import SimCheckpoints
 from dist_llm_train.errors import ConfigError, DistLLMError
 from dist_llm_train.metrics import EventLog
 from dist_llm_train.models import build_model
@@ -50,6 +54,7 @@ class MainController:
         run_dir: str | Path | None = None,
         on_eval: Callable[[dict], None] | None = None,
         save_weights: bool = True,
+        resume: bool = False,
     ):
         if isinstance(config, Mapping) and looks_like_guide_config(dict(config)):
             config = from_guide_config(dict(config))
@@ -57,12 +62,16 @@ class MainController:
         self.run_dir = Path(run_dir) if run_dir else Path(self.cfg.out_dir) / self.cfg.name
         self.on_eval = on_eval
         self.save_weights = save_weights
+        self.resume = resume
 
     def run(self) -> RunResult:
         cfg = self.cfg
         if cfg.runtime.kind != "sim":
             from dist_llm_train.runtime.grpc.launcher import run_local
 
+            if self.resume:
+                raise ConfigError("resume=True is for the simulator; a gRPC run resumes with "
+                                  "`dist-llm-train serve CONFIG --resume` (its workers reconnect on their own)")
             return run_local(cfg, run_dir=self.run_dir, on_eval=self.on_eval)
         return self._run_sim()
 
@@ -112,7 +121,11 @@ class MainController:
             flops_per_token=6.0 * layout.numel,
             extra={"tokens_per_step": tokens_per_step},
         )
-        log = EventLog(self.run_dir / "events.jsonl")
+        checkpoints = SimCheckpoints(cfg, self.run_dir, core, data.streams, workers, self.resume)
+        opts.checkpoint_every_steps = cfg.checkpoint.every_steps
+        opts.checkpoint_every_seconds = cfg.checkpoint.every_seconds
+        log_name = f"events-resumed-{int(time.time())}.jsonl" if self.resume else "events.jsonl"
+        log = EventLog(self.run_dir / log_name)
         build_seconds = time.perf_counter() - t_build
         try:
             sim = Simulator(
@@ -120,6 +133,7 @@ class MainController:
                 decode=make_decoder(layout, cfg.compression.codec),
                 options=opts, evaluate=evaluate, downlink=downlink, dense_down_bytes=dense_bytes,
                 event_log=log, seed=cfg.seed, on_eval=self.on_eval,
+                checkpoint=checkpoints.save if checkpoints.enabled else None, resume=checkpoints.resumed,
             )
             res = sim.run()
         finally:
@@ -145,6 +159,7 @@ class MainController:
             summary=core.coordinator.summary(),
             utilization=res.utilization(),
             wall_breakdown={**res.wall_breakdown, "build": build_seconds},
+            extra={"resumed_from": checkpoints.resumed["path"]} if checkpoints.resumed else {},
         )
         result.save(self.run_dir / "summary.json")
         if self.save_weights:

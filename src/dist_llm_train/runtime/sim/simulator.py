@@ -61,6 +61,8 @@ class SimOptions:
     max_wall_seconds: float | None = None
     pull_policy: str = "fresh"
     stall_limit: int = 200  # arrivals without a server step (per worker) before the run is declared stalled
+    checkpoint_every_steps: int | None = None  # server steps between checkpoints
+    checkpoint_every_seconds: float | None = None  # wall seconds between checkpoints (bounds the work a crash loses)
     extra: dict = field(default_factory=dict)
 
 
@@ -78,7 +80,13 @@ class Simulator:
         event_log=None,
         seed: int = 0,
         on_eval: Callable[[dict], None] | None = None,
+        checkpoint: Callable[[Simulator], None] | None = None,
+        resume: dict | None = None,
     ):
+        """`checkpoint(sim)` is called after a server step whenever one is due by the options, and once
+        at the end; it reads `sim.state()`. `resume` is such a state (from a checkpoint): the clock,
+        counters and curve continue from it, and every worker starts with a full pull of the
+        restored parameters, as real workers do when they reconnect to a restarted server."""
         if server.coordinator is None:
             raise ValueError("the simulator needs a ParameterServer with a coordinator")
         if len(workers) != len(topology):
@@ -110,6 +118,45 @@ class Simulator:
         self.train_loss_ema: float | None = None
         self.arrivals_since_step = 0
         self.server_free_at = 0.0  # the server aggregates one buffer at a time; it serves nobody meanwhile
+        self.checkpoint = checkpoint
+        self._last_ckpt_step = server.version
+        self._last_ckpt_wall = time.perf_counter()
+        self.resumed_from_step: int | None = None
+        if resume is not None:
+            self._restore(resume)
+
+    # -- checkpoint state ------------------------------------------------------------------------
+    def state(self) -> dict:
+        """The simulator's own facts a resume needs (JSON); the server and coordinator save theirs."""
+        return {"virtual_time": self.now, "samples_applied": self.samples_applied,
+                "samples_processed": self.samples_processed, "compute_time": list(self.compute_time),
+                "train_loss_ema": self.train_loss_ema, "curve": self.curve}
+
+    def _restore(self, state: dict) -> None:
+        n = len(self.workers)
+        if len(state.get("compute_time", [])) != n:
+            raise ValueError(f"the checkpoint is of a run with {len(state.get('compute_time', []))} workers, this "
+                             f"configuration has {n}: resume with the configuration that wrote it")
+        self.now = self.server_free_at = float(state["virtual_time"])
+        self.samples_applied = int(state["samples_applied"])
+        self.samples_processed = int(state["samples_processed"])
+        self.compute_time = [float(c) for c in state["compute_time"]]
+        self.train_loss_ema = state.get("train_loss_ema")
+        self.curve = list(state.get("curve", []))
+        self.resumed_from_step = self._last_ckpt_step = self.server.version
+
+    def _maybe_checkpoint(self, final: bool = False) -> None:
+        if self.checkpoint is None:
+            return
+        steps, secs = self.opt.checkpoint_every_steps, self.opt.checkpoint_every_seconds
+        due = final and self.server.version != self._last_ckpt_step
+        due |= steps is not None and self.server.version - self._last_ckpt_step >= steps
+        due |= secs is not None and time.perf_counter() - self._last_ckpt_wall >= secs
+        if due:
+            self.checkpoint(self)
+            self._last_ckpt_step = self.server.version
+            self._last_ckpt_wall = time.perf_counter()
+            self._emit("checkpoint", version=self.server.version)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _emit(self, kind: str, **fields) -> None:
@@ -151,9 +198,10 @@ class Simulator:
     def run(self) -> SimResult:
         t_start = time.perf_counter()
         for w in range(len(self.workers)):
-            self.coord.register(w, 0.0)
-            self.queue.push(0.0, "pull", w)
-        self._eval_point()
+            self.coord.register(w, self.now)
+            self.queue.push(self.now, "pull", w)
+        if self.resumed_from_step is None or not self.curve or self.curve[-1]["step"] != self.server.version:
+            self._eval_point()
         stopped_by = "events_exhausted"
         while len(self.queue):
             ev = self.queue.pop()
@@ -178,6 +226,7 @@ class Simulator:
                 break
         if not self.curve or self.curve[-1]["step"] != self.server.version:
             self._eval_point()
+        self._maybe_checkpoint(final=True)
         return SimResult(
             virtual_time=self.now,
             wall_time=time.perf_counter() - t_start,
@@ -278,6 +327,7 @@ class Simulator:
                 if (point is not None and self.opt.target_loss is not None
                         and point.get("loss", float("inf")) <= self.opt.target_loss):
                     return "target_loss"
+            self._maybe_checkpoint()  # after this step's evaluation, so the saved curve includes it
             if res.version >= self.opt.max_server_steps:
                 return "max_server_steps"
             if self.opt.max_samples is not None and self.samples_processed >= self.opt.max_samples:
