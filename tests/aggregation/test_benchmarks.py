@@ -103,6 +103,7 @@ def test_strongest_attack_is_named_only_above_the_noise():
     assert strongest({"zero": 1.05, "ipm": 1.50}, clean=1.00, band=0.04) == "ipm (+0.500)"
     assert strongest({"zero": 1.02, "ipm": 1.03}, clean=1.00, band=0.04).startswith("none above noise")
     assert strongest({"zero": 1.02, "scaled": math.inf}, clean=1.00, band=0.04) == "scaled"
+    assert strongest({"zero": 1.30}, clean=1.00, band=None).startswith("not judged")
 
 
 def test_markdown_tables_show_noise_damage_and_filtering():

@@ -12,9 +12,12 @@ Why these choices (they decide whether the table shows anything):
 - Noise attacks are scaled to the round's honest gradients: `gaussian` std and `random` half-width
   are `attack_scale` times the honest gradients' RMS per coordinate, so "strong" means the same
   thing at every step and for every model size. `sign_flip`, `scaled`, `ipm` keep their defaults.
-- Paired comparison: every run of one seed draws the same batches, the same initial weights and
-  the same attack noise, so two cells differ only by the rule and the attack.
-- Noise: the attack-free mean is also trained with other seeds (init and data order); the
+- Warm start: every run of a seed begins from one shared model trained attack-free with Adam
+  (`warm_steps`); from scratch, SGD sits on the unigram plateau for 100+ steps, where all rules
+  look alike.
+- Paired comparison: every run of one seed draws the same batches, the same warm start and the
+  same attack noise, so two cells differ only by the rule and the attack.
+- Noise: the attack-free mean is also trained with other seeds (init, warm start, data order); the
   spread of those losses is printed with the table (quality_report), and an attack is named the
   strongest for a rule only when its damage exceeds that noise.
 

@@ -27,12 +27,13 @@ def _key(results: list[dict], seed: int) -> dict:
     return {(r["rule"], r["attack"], r["f"]): r for r in results if r.get("seed", seed) == seed}
 
 
-def noise_level(results: list[dict], baseline: dict) -> tuple[float, list[float]]:
-    """Largest relative deviation of the other seeds' attack-free mean runs from the baseline run."""
+def noise_level(results: list[dict], baseline: dict) -> tuple[float | None, list[float]]:
+    """Largest relative deviation of the other seeds' attack-free mean runs from the baseline run
+    (None when no other seed was run: then no attack can be told apart from noise)."""
     others = [r["loss"] / baseline["loss"] for r in results
               if (r["rule"], r["attack"], r["f"]) == ("mean", "none", 0) and r.get("seed") != baseline.get("seed")]
     finite = [v for v in others if math.isfinite(v)]
-    return (max((abs(v - 1) for v in finite), default=0.0), others)
+    return (max(abs(v - 1) for v in finite) if finite else None, others)
 
 
 def _attack_free(by: dict, rule: str, f: int) -> dict | None:
@@ -56,12 +57,15 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}"
 
 
-def strongest(scores: dict[str, float], clean: float | None, band: float) -> str:
-    """The attack with the largest damage over the rule's attack-free score, if that damage exceeds band."""
+def strongest(scores: dict[str, float], clean: float | None, band: float | None) -> str:
+    """The attack with the largest damage over the rule's attack-free score, if that damage exceeds band
+    (band None: noise not measured, so the largest damage is shown but not called the strongest)."""
     if not scores or clean is None:
         return "-"
     attack, worst = max(scores.items(), key=lambda kv: kv[1])
     damage = worst - clean
+    if band is None:
+        return f"not judged, noise not measured (max: {attack})"
     if damage > band:
         return attack if math.isinf(worst) else f"{attack} (+{damage:.3f})"
     return f"none above noise (max +{max(damage, 0):.3f})"
@@ -72,8 +76,8 @@ def markdown(results: list[dict], setup: Setup, attacks: list[str], rules: list[
     base = by[("mean", "none", 0)]
     baseline = base["loss"]
     noise, others = noise_level(results, base)
-    band = NOISE_FACTOR * noise
-    seeds = ", ".join(f"{v:.3f}" for v in others) or "none run"
+    band = None if noise is None else NOISE_FACTOR * noise
+    seeds = ", ".join(f"{v:.3f}" for v in others)
     lines = [
         f"Final held-out loss relative to the attack-free `mean` run (loss {baseline:.3f}; the warm start it begins "
         f"from: {base['initial_loss']:.3f}; untrained: ln 256 = {math.log(256):.3f}). n = {N_WORKERS} workers, the "
@@ -83,9 +87,11 @@ def markdown(results: list[dict], setup: Setup, attacks: list[str], rules: list[
         f"{setup.batch} per worker, byte-level KJV text, same batches in every run. gaussian std and random "
         f"half-width = {setup.attack_scale:g} x the honest gradients' RMS per coordinate.",
         "",
-        f"**Noise**: the attack-free mean with other seeds scores {seeds} (noise = {noise:.3f}); an attack is named "
-        f"the strongest for a rule only when it adds more than {NOISE_FACTOR:g} x noise = {band:.3f} to the rule's "
-        f"own attack-free score ('none' column). Lower is better; '-' = precondition not met for n = {N_WORKERS}.",
+        (f"**Noise**: the attack-free mean with other seeds scores {seeds} (noise = {noise:.3f}); an attack is named "
+         f"the strongest for a rule only when it adds more than {NOISE_FACTOR:g} x noise = {band:.3f} to the rule's "
+         f"own attack-free score ('none' column)." if noise is not None else
+         "**Noise**: not measured (no other seed run), so no attack is named the strongest.")
+        + f" Lower is better; '-' = precondition not met for n = {N_WORKERS}.",
         "",
     ]
     for f in fs:
