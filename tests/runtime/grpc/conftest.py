@@ -57,7 +57,7 @@ def live_server(tmp_path):
         ps = ParameterServer(initial_params=layout.flatten_module(model), layout=layout,
                              optimizer=OptimizerConfig(name="sgd", lr=0.1), coordinator=coord)
         dl = DownlinkMirror(make_codec(downlink, layout=layout)) if downlink else None
-        core = ServerCore(ps, lambda b: decode_bytes(b, expected_numel=layout.numel, layout=layout),
+        core = ServerCore(ps, lambda b, out=None: decode_bytes(b, expected_numel=layout.numel, layout=layout, out=out),
                           num_workers=num_workers, max_server_steps=max_server_steps, min_workers=min_workers,
                           downlink=dl, push_rate=push_rate, policy=policy, checkpoints=checkpoints)
         store = TokenStore(path=tmp_path / "tokens.json")

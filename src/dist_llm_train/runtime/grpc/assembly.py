@@ -34,8 +34,8 @@ def codec_spec(spec: str, layout: ParamLayout) -> str:
 def make_decoder(layout: ParamLayout):
     from dist_llm_train.compression import decode_bytes
 
-    def decode(data: bytes | bytearray) -> torch.Tensor:
-        return decode_bytes(data, expected_numel=layout.numel, layout=layout)
+    def decode(data: bytes | bytearray | memoryview, out: torch.Tensor | None = None) -> torch.Tensor:
+        return decode_bytes(data, expected_numel=layout.numel, layout=layout, out=out)
 
     return decode
 

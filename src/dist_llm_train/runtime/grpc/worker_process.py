@@ -58,6 +58,7 @@ class WorkerProcess:
         self._stop = threading.Event()
         self._replica: torch.Tensor | None = None
         self._replica_seq = 0
+        self._delta: torch.Tensor | None = None  # decode target for compressed deltas, reused
         self._hb: threading.Thread | None = None
         self.report_path = report_path
 
@@ -99,7 +100,10 @@ class WorkerProcess:
         else:
             from dist_llm_train.compression import decode_bytes
 
-            self._replica.add_(decode_bytes(bytes(pulled.data), expected_numel=numel, layout=self.parts.layout))
+            if self._delta is None:
+                self._delta = torch.empty(numel)
+            self._replica.add_(decode_bytes(pulled.data, expected_numel=numel, layout=self.parts.layout,
+                                            out=self._delta))
         self._replica_seq = pulled.replica_seq
 
     def run(self) -> WorkerReport:
@@ -124,11 +128,11 @@ class WorkerProcess:
                     msg = self.parts.logic.run(self._replica, pulled.version)
                     seconds = time.perf_counter() - t0
                     self.phase = "push"
-                    data = msg.encoded.to_bytes()
+                    enc = msg.encoded
                     loss = float(msg.metrics.get("loss", 0.0))
-                    reply = self.client.push(data, pulled.version, msg.n_samples, loss, seconds,
+                    reply = self.client.push([enc.head(), enc.payload], pulled.version, msg.n_samples, loss, seconds,
                                              chunk_bytes=int(self.reg.chunk_bytes))
-                    self._count(reply, len(data), loss)
+                    self._count(reply, enc.wire_bytes, loss)
                     min_version = pulled.version + 1 if sync else 0
                     if reply.state == pb.DONE:
                         break
