@@ -137,6 +137,28 @@ def make_codec(spec: str, layout: ParamLayout | None = None, seed: int | None = 
     return ComposedCodec(sel, values)
 
 
+def decode_sparse_bytes(data: bytes | bytearray | memoryview, expected_numel: int,
+                        layout: ParamLayout | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Like decode_bytes, but a top-k message comes back as (indices, values) with the same checks
+    (envelope, canonical spec, sizes, sorted distinct in-range indices, finite values) and no dense
+    vector; None when the message's codec has no sparse form (then use decode_bytes)."""
+    enc = Encoded.from_bytes(data, expected_numel=expected_numel)
+    try:
+        codec = make_codec(enc.spec, layout=layout)
+    except CodecSpecError as exc:
+        raise DecodeError(f"message header names an invalid codec: {exc}") from None
+    if codec.spec != enc.spec:
+        raise DecodeError(f"message header spec {enc.spec!r} is not canonical (expected {codec.spec!r})")
+    if not isinstance(codec, ComposedCodec):
+        return None
+    try:
+        return codec.decode_sparse(enc)
+    except DecodeError:
+        raise
+    except (ValueError, RuntimeError, IndexError, OverflowError, MemoryError) as exc:
+        raise DecodeError(f"unexpected error while decoding a {enc.spec} message: {exc}") from exc
+
+
 def decode_bytes(data: bytes | bytearray | memoryview, expected_numel: int | None = None,
                  layout: ParamLayout | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
     """Parse, check and decode one message from the wire. Any invalid input raises DecodeError.

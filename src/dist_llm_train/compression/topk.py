@@ -34,6 +34,9 @@ def k_for(ratio: float, d: int) -> int:
 
 class TopKSelector(Selector):
     name = "topk"
+    #: `parse` returns sorted, distinct, in-range indices and expand only scatters the values, so a
+    #: receiver may keep the (indices, values) pair instead of a dense vector
+    sparse = True
 
     def __init__(self, ratio: float, approx: bool = False, seed: int | None = None):
         if not (0 < ratio <= 1):

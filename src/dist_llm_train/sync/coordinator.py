@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dist_llm_train.sync.accounting import WorkerStats, summarize_stats
+from dist_llm_train.sync.sparse import SparseUpdate
 from dist_llm_train.sync.staleness import IntervalTracker, StalenessBound, staleness_weight
 
 
@@ -120,14 +121,16 @@ class BoundedAsyncCoordinator:
     def offer(
         self,
         worker_id: int,
-        update: torch.Tensor,
+        update: torch.Tensor | SparseUpdate,
         base_version: int,
         server_version: int,
         n_samples: int = 1,
         now: float | None = None,
         wire_bytes: int = 0,
     ) -> Admission:
-        """Admit or reject one decoded update; accepted ones join the buffer."""
+        """Admit or reject one decoded update (dense, or sparse from a top-k decoder); accepted ones
+        join the buffer. The update is copied into the coordinator's own buffer: the caller may
+        reuse its memory afterwards."""
         st = self.stats.get(worker_id)
         if st is None:
             raise KeyError(f"unknown worker id {worker_id}")
@@ -143,18 +146,26 @@ class BoundedAsyncCoordinator:
         st.staleness[tau] += 1
         if tau > bound:
             return self._reject(st, "stale", tau, bound)
-        if not all_finite(update):
+        sparse = isinstance(update, SparseUpdate)
+        if not all_finite(update.values if sparse else update):
             return self._reject(st, "non_finite", tau, bound)
         w = staleness_weight(tau, self.weighting, self.exp_a)
         p = self._pending.get(worker_id)
         if p is None:
             buf = self._buffers.get(worker_id)
             if buf is None or buf.shape != update.shape:
-                buf = self._buffers[worker_id] = torch.empty_like(update)  # reused: big fresh allocations are slow
-            torch.mul(update, w, out=buf)
+                # reused: big fresh allocations are slow
+                buf = self._buffers[worker_id] = torch.empty(update.shape, dtype=torch.float32)
+            if sparse:
+                update.write_scaled(buf, w)
+            else:
+                torch.mul(update, w, out=buf)
             self._pending[worker_id] = _Pending(buf, w, 1, n_samples, [tau])
         else:
-            p.total.add_(update, alpha=w)
+            if sparse:
+                update.add_scaled_to(p.total, w)
+            else:
+                p.total.add_(update, alpha=w)
             p.weight_sum += w
             p.count += 1
             p.samples += n_samples

@@ -40,6 +40,15 @@ def make_decoder(layout: ParamLayout):
     return decode
 
 
+def make_sparse_decoder(layout: ParamLayout):
+    from dist_llm_train.compression.registry import decode_sparse_bytes
+
+    def decode_sparse(data: bytes | bytearray | memoryview):
+        return decode_sparse_bytes(data, expected_numel=layout.numel, layout=layout)
+
+    return decode_sparse
+
+
 def _build_model(cfg: RunConfig):
     from dist_llm_train.models import build_model
 
@@ -96,7 +105,8 @@ def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, o
                             step_multiplier=rt.drop_after_steps, floor_seconds=rt.drop_floor_seconds,
                             startup_grace=rt.startup_grace_seconds)
     core = ServerCore(
-        parts.server, make_decoder(layout), num_workers=n, max_server_steps=cfg.max_server_steps, policy=policy,
+        parts.server, make_decoder(layout), decode_sparse=make_sparse_decoder(layout), num_workers=n,
+        max_server_steps=cfg.max_server_steps, policy=policy,
         min_workers=min(rt.min_workers or n, n), downlink=downlink, checkpoints=manager,
         checkpoint_every_steps=ck.every_steps, checkpoint_every_seconds=ck.every_seconds,
         push_rate=rt.push_rate_limit, evaluate=evaluate_fn, eval_every=cfg.eval.every_steps, on_event=on_event,

@@ -56,12 +56,14 @@ class ServerCore:
                  downlink=None, checkpoints=None, checkpoint_every_steps: int | None = None,
                  checkpoint_every_seconds: float | None = None, push_rate: float = 50.0,
                  evaluate: Callable[[torch.Tensor], dict] | None = None, eval_every: int = 0,
-                 on_event: Callable[[dict], None] | None = None, clock=time.time, decode_slots: int = 2):
+                 on_event: Callable[[dict], None] | None = None, clock=time.time, decode_slots: int = 2,
+                 decode_sparse: Callable[..., tuple | None] | None = None):
         if server.coordinator is None:
             raise ValueError("ServerCore needs a ParameterServer with a coordinator")
         self.server = server
         self.coord = server.coordinator
-        self.decode = decode
+        self.decode = decode  # decode(data, out) -> dense fp32 update, written into `out`
+        self.decode_sparse = decode_sparse  # decode_sparse(data) -> (indices, values), or None: no sparse form
         self.num_workers = num_workers
         self.max_server_steps = max_server_steps
         self.min_workers = min_workers or num_workers

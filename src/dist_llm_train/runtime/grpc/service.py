@@ -26,6 +26,7 @@ from dist_llm_train.runtime.grpc.server_core import ServerCore
 from dist_llm_train.runtime.grpc.validation import (
     Rejected,
     check_header,
+    decode_sparse_update,
     decode_update,
     parse_header,
     receive_payload,
@@ -130,8 +131,12 @@ class ParameterServerService:
                 if spec is not None and spec != self.uplink_codec:
                     raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
                                    f"malformed update: codec {spec!r}, this run's workers send {self.uplink_codec!r}")
+                numel = core.server.numel
+                sparse = None if core.decode_sparse is None else decode_sparse_update(data, core.decode_sparse, numel)
+                if sparse is not None:  # top-k: the coordinator scatters it, no dense vector is made here
+                    return core.push(wid, h, sparse, len(data), decode_seconds=time.perf_counter() - t0)
                 with core.decode_slots.lease() as out:
-                    update = decode_update(data, core.decode, core.server.numel, out)
+                    update = decode_update(data, core.decode, numel, out)
                     decoded = time.perf_counter() - t0
                     return core.push(wid, h, update, len(data), decode_seconds=decoded)
         except Rejected as rej:

@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError as DecodeProtoError
 
 from dist_llm_train.errors import DecodeError
 from dist_llm_train.sync.coordinator import all_finite
+from dist_llm_train.sync.sparse import SparseUpdate
 
 #: no honest update carries more samples than this in one push
 MAX_SAMPLES_PER_PUSH = 1 << 24
@@ -122,6 +123,28 @@ def decode_update(data, decode: Callable[..., torch.Tensor], numel: int,
         n_bad = int((~torch.isfinite(update)).sum())
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"update has {n_bad} non-finite values (NaN or inf)")
     return update
+
+
+def decode_sparse_update(data, decode_sparse: Callable, numel: int) -> SparseUpdate | None:
+    """A top-k style update as a checked SparseUpdate (indices validated by the index decoder,
+    values checked finite here too), or None when the codec has no sparse form."""
+    try:
+        pair = decode_sparse(data)
+    except DecodeError as exc:
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"malformed update: {exc}") from None
+    except (ValueError, KeyError, OverflowError, RuntimeError, IndexError) as exc:
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                       f"malformed update: {type(exc).__name__}: {exc}") from None
+    if pair is None:
+        return None
+    idx, values = pair
+    if idx.numel() and not (int(idx[0]) >= 0 and int(idx[-1]) < numel):  # the decoder's guarantee, re-checked
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"update indices fall outside 0..{numel - 1}")
+    values = values.to(torch.float32)
+    if not all_finite(values):
+        n_bad = int((~torch.isfinite(values)).sum())
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"update has {n_bad} non-finite values (NaN or inf)")
+    return SparseUpdate(idx, values, numel)
 
 
 class RateLimiter:

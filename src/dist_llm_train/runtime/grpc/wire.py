@@ -48,7 +48,7 @@ DEFAULT_CHUNK_BYTES = 1 << 20
 #: a frame is at most a chunk; the limit is what each side accepts
 MAX_MESSAGE_BYTES = 64 << 20
 #: the largest chunk a server announces or a client sends
-MAX_CHUNK_BYTES = 16 << 20
+MAX_CHUNK_BYTES = 32 << 20  # what runtime.chunk_bytes allows
 
 
 def path(method: str) -> str:
