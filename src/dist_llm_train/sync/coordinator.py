@@ -101,7 +101,9 @@ class BoundedAsyncCoordinator:
         self.stats = {w: WorkerStats(worker_id=w, byzantine=w in byz) for w in range(num_workers)}
         self.active: set[int] = set(range(num_workers))
         self._pending: dict[int, _Pending] = {}
-        self._buffers: dict[int, torch.Tensor] = {}
+        # pending sums' vectors, recycled after each flush: big fresh allocations are slow, and one
+        # vector per *buffered* worker (not per worker of the run) bounds the memory by K
+        self._free: list[torch.Tensor] = []
         self._offered: set[int] = set()  # workers heard from since the last flush (sync barrier)
         self.flushes = 0
         #: hook run on the stacked rows before aggregation (omniscient attacks in simulation)
@@ -152,10 +154,7 @@ class BoundedAsyncCoordinator:
         w = staleness_weight(tau, self.weighting, self.exp_a)
         p = self._pending.get(worker_id)
         if p is None:
-            buf = self._buffers.get(worker_id)
-            if buf is None or buf.shape != update.shape:
-                # reused: big fresh allocations are slow
-                buf = self._buffers[worker_id] = torch.empty(update.shape, dtype=torch.float32)
+            buf = self._take_buffer(update.shape)
             if sparse:
                 update.write_scaled(buf, w)
             else:
@@ -173,6 +172,16 @@ class BoundedAsyncCoordinator:
         st.accepted += 1
         st.samples += n_samples
         return Admission(True, tau, bound)
+
+    def _take_buffer(self, shape) -> torch.Tensor:
+        for i, b in enumerate(self._free):
+            if b.shape == shape:
+                return self._free.pop(i)
+        return torch.empty(shape, dtype=torch.float32)
+
+    def _recycle(self, buf: torch.Tensor) -> None:
+        if len(self._free) < self.buffer_size:
+            self._free.append(buf)
 
     def record_failure(self, worker_id: int, reason: str) -> None:
         """A worker reported that it could not produce an update (e.g. its gradient was not finite).
@@ -218,6 +227,7 @@ class BoundedAsyncCoordinator:
             weights.append(p.weight_sum / p.count)
             taus.extend(p.staleness)
             samples += p.samples
+            self._recycle(p.total)
         self._pending.clear()
         self._offered.clear()
         if self.pre_aggregate is not None:
@@ -240,8 +250,9 @@ class BoundedAsyncCoordinator:
     # -- membership (the real runtime drops and re-admits workers) -------------------------------
     def deactivate(self, worker_id: int) -> None:
         self.active.discard(worker_id)
-        self._pending.pop(worker_id, None)
-        self._buffers.pop(worker_id, None)
+        p = self._pending.pop(worker_id, None)
+        if p is not None:
+            self._recycle(p.total)
 
     def can_aggregate(self) -> bool:
         """Whether the active workers still satisfy the aggregator's precondition."""

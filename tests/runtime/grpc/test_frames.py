@@ -9,7 +9,7 @@ import torch
 
 from dist_llm_train.compression import decode_bytes, make_codec
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
-from dist_llm_train.runtime.grpc.client import dense_from_bytes
+from dist_llm_train.runtime.grpc.client import apply_delta, dense_from_bytes
 
 
 def _refused(fn) -> tuple[grpc.StatusCode, str]:
@@ -120,6 +120,6 @@ def test_compressed_delta_pulls_decode_into_the_worker_replica(live_server):
         c.push(data, base_version=v, n_samples=1)
         got = c.pull(want_delta=True, replica_seq=seq)
         assert got.kind == pb.DELTA and got.server_seconds > 0
-        replica.add_(decode_bytes(got.data, expected_numel=numel, out=out))
+        apply_delta(replica, got.data, srv.layout, out)  # top-k: scattered into the replica
         seq = got.replica_seq
     assert torch.equal(replica, srv.core.downlink.replicas[0])

@@ -120,20 +120,23 @@ def _client(port: int, wid: int, token: str):
     return c
 
 
-def _row(op: str, nbytes: int, samples: list[tuple[float, float]], raw: list[float], server_what: str = "") -> dict:
-    """samples: (transfer seconds, server seconds) per repeat; raw: raw socket seconds per repeat."""
+def _row(op: str, nbytes: int, samples: list[tuple[float, float, float]], raw: list[float],
+         server_what: str = "") -> dict:
+    """samples: (transfer seconds, of which decoding, server seconds) per repeat; raw: raw socket
+    seconds per repeat. The ratio is best raw over best transfer; the range is repeat by repeat."""
     transfer = [s[0] for s in samples]
     ratios = [r / t for r, t in zip(raw, transfer)]
-    return {"op": op, "bytes": nbytes, "transfer": min(transfer), "raw": min(raw),
+    best = min(range(len(samples)), key=lambda i: transfer[i])
+    return {"op": op, "bytes": nbytes, "transfer": transfer[best], "decode": samples[best][1], "raw": min(raw),
             "ratio": min(raw) / min(transfer), "ratio_lo": min(ratios), "ratio_hi": max(ratios),
-            "server": statistics.median(s[1] for s in samples), "server_what": server_what}
+            "server": statistics.median(s[2] for s in samples), "server_what": server_what}
 
 
 def bench_codec(spec: str, numel: int, repeats: int) -> list[dict]:
     """Push `spec` updates, then pull full copies and `spec` deltas, each beside a raw transfer."""
-    from dist_llm_train.compression import decode_bytes, make_codec
+    from dist_llm_train.compression import make_codec
     from dist_llm_train.runtime.grpc import ps_pb2 as pb
-    from dist_llm_train.runtime.grpc.client import dense_from_bytes
+    from dist_llm_train.runtime.grpc.client import apply_delta, dense_from_bytes
 
     server, port, tokens, core = _start(numel, spec, spec)
     raw = RawSocket(4 * numel + 4096)
@@ -152,7 +155,7 @@ def bench_codec(spec: str, numel: int, repeats: int) -> list[dict]:
             t0 = time.perf_counter()
             reply = push_once()
             wall = time.perf_counter() - t0
-            samples.append((wall - reply.step_seconds, reply.step_seconds))
+            samples.append((wall - reply.step_seconds, reply.decode_seconds, reply.step_seconds))
             raws.append(raw.seconds(nbytes))
         rows.append(_row(f"push {spec}", nbytes, samples, raws, "server step"))
 
@@ -164,9 +167,10 @@ def bench_codec(spec: str, numel: int, repeats: int) -> list[dict]:
         for _ in range(repeats):
             t0 = time.perf_counter()
             got = c.pull()
+            t1 = time.perf_counter()
             replica.copy_(dense_from_bytes(got.data, numel))
             wall = time.perf_counter() - t0
-            samples.append((wall - got.server_seconds, got.server_seconds))
+            samples.append((wall - got.server_seconds, time.perf_counter() - t1, got.server_seconds))
             raws.append(raw.seconds(4 * numel))
         rows.append(_row("pull full fp32", 4 * numel, samples, raws, "server snapshot"))
 
@@ -180,10 +184,11 @@ def bench_codec(spec: str, numel: int, repeats: int) -> list[dict]:
             got = c.pull(want_delta=True, replica_seq=seq)
             if got.kind != pb.DELTA:
                 raise RuntimeError(f"expected a delta pull, got kind {got.kind}")
-            replica.add_(decode_bytes(got.data, expected_numel=numel, out=delta))
+            t1 = time.perf_counter()
+            apply_delta(replica, got.data, scratch=delta)  # what the worker does
             wall = time.perf_counter() - t0
             seq, dbytes = got.replica_seq, len(got.data)
-            samples.append((wall - got.server_seconds, got.server_seconds))
+            samples.append((wall - got.server_seconds, time.perf_counter() - t1, got.server_seconds))
             raws.append(raw.seconds(dbytes))
         if not torch.equal(replica, core.downlink.replicas[0]):
             raise RuntimeError("the client's replica differs from the server's mirror of it")
@@ -249,15 +254,17 @@ def run(args) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"gRPC transport on loopback, {numel:,} parameters, {repeats} repeats interleaved with the raw socket "
           f"(load average {load:.1f})")
-    print("transfer = bytes moved, validated and decoded into the receiver's buffer; the server's own work "
-          "(step after a push, encode before a delta pull) is timed by the server and shown apart")
-    print(f"{'operation':<22}{'MB':>9}{'transfer s':>12}{'MB/s':>8}{'raw MB/s':>10}{'grpc/raw':>10}"
+    print("transfer = bytes moved, validated and decoded into the receiver's buffer (decode s: the part of "
+          "it spent decoding and applying); the server's own work (step after a push, snapshot or encode before "
+          "a pull) is timed by the server and shown apart")
+    print(f"{'operation':<22}{'MB':>9}{'transfer s':>12}{'decode s':>10}{'MB/s':>8}{'raw MB/s':>10}{'grpc/raw':>10}"
           f"{'(range)':>13}   server s")
     for spec in ("fp16", "topk:0.01"):
         for r in bench_codec(spec, numel, repeats):
             mb = r["bytes"] / 1e6
             rng = f"{r['ratio_lo']:.2f}-{r['ratio_hi']:.2f}"
-            print(f"{r['op']:<22}{mb:>9.1f}{r['transfer']:>12.3f}{mb / r['transfer']:>8.0f}{mb / r['raw']:>10.0f}"
+            print(f"{r['op']:<22}{mb:>9.1f}{r['transfer']:>12.3f}{r['decode']:>10.3f}{mb / r['transfer']:>8.0f}"
+                  f"{mb / r['raw']:>10.0f}"
                   f"{r['ratio']:>10.2f}{rng:>13}   {r['server']:.3f} ({r['server_what']})", flush=True)
     seconds = 3.0 if args.quick else args.seconds
     u = bench_updates_per_second(numel, args.workers, seconds)

@@ -22,7 +22,7 @@ import torch
 from dist_llm_train.config import RunConfig, load_config
 from dist_llm_train.errors import ConfigError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
-from dist_llm_train.runtime.grpc.client import MustRegister, WorkerClient, dense_from_bytes
+from dist_llm_train.runtime.grpc.client import MustRegister, WorkerClient, apply_delta, dense_from_bytes
 
 log = logging.getLogger("dist_llm_train.grpc.worker")
 
@@ -98,12 +98,9 @@ class WorkerProcess:
                 self._replica = torch.empty(numel)
             self._replica.copy_(dense_from_bytes(pulled.data, numel))
         else:
-            from dist_llm_train.compression import decode_bytes
-
             if self._delta is None:
                 self._delta = torch.empty(numel)
-            self._replica.add_(decode_bytes(pulled.data, expected_numel=numel, layout=self.parts.layout,
-                                            out=self._delta))
+            apply_delta(self._replica, pulled.data, self.parts.layout, self._delta)
         self._replica_seq = pulled.replica_seq
 
     def run(self) -> WorkerReport:
