@@ -64,3 +64,21 @@ def test_gpt2_sized_vector_exact_and_approx():
     assert idx.numel() == k and int((x.abs() > threshold).sum()) <= k
     approx = TopKSelector(0.01, approx=True, seed=0).indices(x)
     assert abs(approx.numel() - k) <= 0.1 * k
+
+
+@pytest.mark.parametrize("nnz", [0, 3000, 10485, 20000])
+def test_mostly_zero_vectors_take_the_nonzeros_first(nnz):
+    """A downlink delta after a sparse step is ~99% zeros: the sampled threshold is 0 there, and
+    the selection must still be the exact top-k (zeros by lowest position) without a cut over d."""
+    d = 1 << 20
+    g = torch.Generator().manual_seed(nnz)
+    x = torch.zeros(d)
+    x[torch.randperm(d, generator=g)[:nnz]] = torch.randn(nnz, generator=g)
+    sel = TopKSelector(0.01, seed=0)
+    idx = sel.indices(x)
+    k = round(0.01 * d)
+    assert idx.numel() == k and bool((idx[1:] > idx[:-1]).all())
+    assert torch.equal(x.abs()[idx].sort().values, torch.topk(x.abs(), k).values.sort().values)
+    if nnz < k:  # every nonzero, then the lowest-positioned zeros
+        zeros = idx[x[idx] == 0]
+        assert torch.equal(zeros, torch.from_numpy((x == 0).numpy().nonzero()[0][: k - nnz]))

@@ -71,8 +71,11 @@ def combine_rows(x: torch.Tensor, coef: torch.Tensor, out: torch.Tensor | None =
     n, d = x.shape
     c = coef.to(x.dtype)
     out = torch.empty(d, dtype=x.dtype) if out is None else out
-    for s in range(0, d, chunk):
-        torch.mv(x[:, s : s + chunk].t(), c, out=out[s : s + chunk])
+    if n == 1:  # torch.mv of a [chunk, 1] view takes a slow path (4x a plain multiply, measured)
+        torch.mul(x[0], c[0], out=out)
+    else:
+        for s in range(0, d, chunk):
+            torch.mv(x[:, s : s + chunk].t(), c, out=out[s : s + chunk])
     if not _all_finite(out):
         used = [i for i, ci in enumerate(c.tolist()) if ci != 0]
         suspects = torch.ones(n, dtype=torch.float64)
@@ -94,7 +97,11 @@ def mix_rows(x: torch.Tensor, m: torch.Tensor, chunk: int = ROW_CHUNK) -> torch.
 
 
 def _all_finite(t: torch.Tensor) -> bool:
-    """Exact: an fp64 sum of fp32 values cannot overflow, so it is non-finite only if a term is."""
+    """Exact: an fp64 sum of fp32 values cannot overflow, so it is non-finite only if a term is.
+    The fp64 sum is ~8x slower than an fp32 one (measured on 124M entries), so the fp32 sum runs
+    first: a NaN or Inf term always makes it non-finite, and only then is the exact sum needed."""
+    if bool(torch.isfinite(t.sum())):
+        return True
     return bool(torch.isfinite(t.sum(dtype=torch.float64)))
 
 

@@ -55,14 +55,16 @@ class Encoded:
     def payload_bytes(self) -> int:
         return memoryview(self.payload).nbytes
 
-    def to_bytes(self) -> bytes:
+    def head(self) -> bytes:
+        """The envelope up to the payload: `head() + payload` is `to_bytes()`, for senders that
+        stream the two parts without joining them into one more copy."""
         spec = self.spec.encode("ascii")
         if len(spec) > 255:
             raise ValueError(f"codec spec too long for the wire ({len(spec)} > 255 bytes)")
-        return b"".join(
-            (_HEAD.pack(MAGIC, WIRE_VERSION, len(spec)), spec, _SIZES.pack(self.numel, self.payload_bytes),
-             self.payload)
-        )
+        return b"".join((_HEAD.pack(MAGIC, WIRE_VERSION, len(spec)), spec, _SIZES.pack(self.numel, self.payload_bytes)))
+
+    def to_bytes(self) -> bytes:
+        return b"".join((self.head(), self.payload))
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview, expected_numel: int | None = None) -> Encoded:

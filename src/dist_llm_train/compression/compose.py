@@ -85,6 +85,19 @@ class ComposedCodec(Codec):
         vals = self.values.decode_from(raw, n_values, torch.empty(n_values))
         return self.selector.expand(plan, vals, enc.numel, prepare_out(out, enc.numel))
 
+    def decode_sparse(self, enc: Encoded) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(indices, values) without expanding to a dense vector, for selectors whose plan is a
+        checked index set (top-k); None for the others. Same checks as `decode`."""
+        if not getattr(self.selector, "sparse", False):
+            return None
+        check_spec(enc, self.spec)
+        r = PayloadReader(enc.payload, f"{self.spec} payload")
+        side = r.take(r.u64())
+        idx, n_values = self.selector.parse(side, enc.numel)
+        raw = r.take(self.values.payload_nbytes(n_values))
+        r.finish()
+        return idx, self.values.decode_from(raw, n_values, torch.empty(n_values))
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = {f"selector.{k}": v for k, v in self.selector.state_dict().items()}
         state.update({f"values.{k}": v for k, v in self.values.state_dict().items()})

@@ -142,6 +142,40 @@ def canonical_spec(spec: str, layout: ParamLayout | None = None) -> str:
     return make_codec(spec, layout=layout).spec
 
 
+def _codec_for(enc: Encoded, layout: ParamLayout | None, expected_spec: str | None) -> Codec:
+    """The codec that decodes `enc`, after the checks every decoder makes: the configured codec only
+    (when `expected_spec` is given: the header names the codec that rebuilds the decoder, so without
+    this check a worker could pick any codec it likes), a valid and canonical spec."""
+    if expected_spec is not None and enc.spec != expected_spec and enc.spec != canonical_spec(expected_spec, layout):
+        raise DecodeError(f"message was encoded with codec {enc.spec!r}, but this run's compression.codec is "
+                          f"{expected_spec!r}: refused")
+    try:
+        codec = make_codec(enc.spec, layout=layout)
+    except CodecSpecError as exc:
+        raise DecodeError(f"message header names an invalid codec: {exc}") from None
+    if codec.spec != enc.spec:
+        raise DecodeError(f"message header spec {enc.spec!r} is not canonical (expected {codec.spec!r})")
+    return codec
+
+
+def decode_sparse_bytes(data: bytes | bytearray | memoryview, expected_numel: int,
+                        layout: ParamLayout | None = None,
+                        expected_spec: str | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Like decode_bytes, but a top-k message comes back as (indices, values) with the same checks
+    (envelope, codec, canonical spec, sizes, sorted distinct in-range indices, finite values) and no
+    dense vector; None when the message's codec has no sparse form (then use decode_bytes)."""
+    enc = Encoded.from_bytes(data, expected_numel=expected_numel)
+    codec = _codec_for(enc, layout, expected_spec)
+    if not isinstance(codec, ComposedCodec):
+        return None
+    try:
+        return codec.decode_sparse(enc)
+    except DecodeError:
+        raise
+    except (ValueError, RuntimeError, IndexError, OverflowError, MemoryError) as exc:
+        raise DecodeError(f"unexpected error while decoding a {enc.spec} message: {exc}") from exc
+
+
 def decode_bytes(data: bytes | bytearray | memoryview, expected_numel: int | None = None,
                  layout: ParamLayout | None = None, out: torch.Tensor | None = None,
                  expected_spec: str | None = None) -> torch.Tensor:
@@ -163,15 +197,7 @@ def decode_bytes(data: bytes | bytearray | memoryview, expected_numel: int | Non
     if expected_numel is None and enc.numel > MAX_UNCHECKED_NUMEL:
         raise DecodeError(f"message claims {enc.numel} entries; pass expected_numel to accept more than "
                           f"{MAX_UNCHECKED_NUMEL}")
-    if expected_spec is not None and enc.spec != expected_spec and enc.spec != canonical_spec(expected_spec, layout):
-        raise DecodeError(f"message was encoded with codec {enc.spec!r}, but this run's compression.codec is "
-                          f"{expected_spec!r}: refused")
-    try:
-        codec = make_codec(enc.spec, layout=layout)
-    except CodecSpecError as exc:
-        raise DecodeError(f"message header names an invalid codec: {exc}") from None
-    if codec.spec != enc.spec:
-        raise DecodeError(f"message header spec {enc.spec!r} is not canonical (expected {codec.spec!r})")
+    codec = _codec_for(enc, layout, expected_spec)
     try:
         return codec.decode(enc, out=out)
     except DecodeError:
@@ -185,7 +211,17 @@ def make_decoder(layout: ParamLayout, expected_spec: str | None = None):
     """The server's decoder for one run: messages of this layout's size, in the configured codec only."""
     spec = canonical_spec(expected_spec, layout) if expected_spec is not None else None
 
-    def decode(data: bytes | bytearray | memoryview) -> torch.Tensor:
-        return decode_bytes(data, expected_numel=layout.numel, layout=layout, expected_spec=spec)
+    def decode(data: bytes | bytearray | memoryview, out: torch.Tensor | None = None) -> torch.Tensor:
+        return decode_bytes(data, expected_numel=layout.numel, layout=layout, out=out, expected_spec=spec)
 
     return decode
+
+
+def make_sparse_decoder(layout: ParamLayout, expected_spec: str | None = None):
+    """Like make_decoder, for top-k messages as (indices, values) (None for codecs without a sparse form)."""
+    spec = canonical_spec(expected_spec, layout) if expected_spec is not None else None
+
+    def decode_sparse(data: bytes | bytearray | memoryview):
+        return decode_sparse_bytes(data, expected_numel=layout.numel, layout=layout, expected_spec=spec)
+
+    return decode_sparse

@@ -34,6 +34,9 @@ def k_for(ratio: float, d: int) -> int:
 
 class TopKSelector(Selector):
     name = "topk"
+    #: `parse` returns sorted, distinct, in-range indices and expand only scatters the values, so a
+    #: receiver may keep the (indices, values) pair instead of a dense vector
+    sparse = True
 
     def __init__(self, ratio: float, approx: bool = False, seed: int | None = None):
         if not (0 < ratio <= 1):
@@ -73,6 +76,8 @@ class TopKSelector(Selector):
         for _ in range(4):
             rank = min(n_sample, max(1, math.ceil(p * (1 + margin) * n_sample)))
             thr = float(torch.kthvalue(sample, n_sample - rank + 1).values)
+            if thr <= 0.0:  # mostly zeros (e.g. a downlink delta after a sparse step): >= 0 would be all
+                return self._mostly_zero(absx, k)
             cand = self._above(absx, thr)
             count = cand.numel()
             if self.approx and abs(count - k) <= APPROX_TOL * k:
@@ -81,6 +86,17 @@ class TopKSelector(Selector):
                 return self._cut(absx, cand, k)
             margin = 2 * margin + 4 * rel_err
         return torch.topk(absx, k, sorted=False).indices.sort().values
+
+    def _mostly_zero(self, absx: torch.Tensor, k: int) -> torch.Tensor:
+        """Top-k of a vector whose k-th magnitude looks like zero: the k largest of the nonzeros
+        when there are k of them, else every nonzero and the lowest-positioned zeros (the same
+        tie-break as `_cut`)."""
+        torch.gt(absx, 0.0, out=self._mask)
+        nz = torch.from_numpy(np.flatnonzero(self._mask.numpy()))
+        if nz.numel() >= k:
+            return self._cut(absx, nz, k)
+        zeros = torch.from_numpy(np.flatnonzero(~self._mask.numpy())[: k - nz.numel()])
+        return torch.cat((nz, zeros)).sort().values
 
     def _above(self, absx: torch.Tensor, thr: float) -> torch.Tensor:
         torch.ge(absx, thr, out=self._mask)

@@ -22,6 +22,7 @@ import torch
 
 from dist_llm_train.sync.accounting import WorkerStats, summarize_stats
 from dist_llm_train.sync.input_momentum import InputMomentum
+from dist_llm_train.sync.sparse import SparseUpdate
 from dist_llm_train.sync.staleness import IntervalTracker, StalenessBound, staleness_weight
 
 
@@ -112,7 +113,9 @@ class BoundedAsyncCoordinator:
         self.stats = {w: WorkerStats(worker_id=w, byzantine=w in byz) for w in range(num_workers)}
         self.active: set[int] = set(range(num_workers))
         self._pending: dict[int, _Pending] = {}
-        self._buffers: dict[int, torch.Tensor] = {}
+        # pending sums' vectors, recycled after each flush: big fresh allocations are slow, and one
+        # vector per *buffered* worker (not per worker of the run) bounds the memory by K
+        self._free: list[torch.Tensor] = []
         self._offered: set[int] = set()  # workers heard from since the last flush (sync barrier)
         self.flushes = 0
         #: hook run on the stacked rows before aggregation (omniscient attacks in simulation); it may
@@ -139,14 +142,16 @@ class BoundedAsyncCoordinator:
     def offer(
         self,
         worker_id: int,
-        update: torch.Tensor,
+        update: torch.Tensor | SparseUpdate,
         base_version: int,
         server_version: int,
         n_samples: int = 1,
         now: float | None = None,
         wire_bytes: int = 0,
     ) -> Admission:
-        """Admit or reject one decoded update; accepted ones join the buffer."""
+        """Admit or reject one decoded update (dense, or sparse from a top-k decoder); accepted ones
+        join the buffer. The update is copied into the coordinator's own buffer: the caller may
+        reuse its memory afterwards."""
         st = self.stats.get(worker_id)
         if st is None:
             raise KeyError(f"unknown worker id {worker_id}")
@@ -162,19 +167,24 @@ class BoundedAsyncCoordinator:
         st.staleness[tau] += 1
         if tau > bound:
             return self._reject(st, "stale", tau, bound)
-        if not all_finite(update):
+        sparse = isinstance(update, SparseUpdate)
+        if not all_finite(update.values if sparse else update):
             return self._reject(st, "non_finite", tau, bound)
         w = staleness_weight(tau, self.weighting, self.exp_a)
         p = self._pending.get(worker_id)
         if p is None:
-            buf = self._buffers.get(worker_id)
-            if buf is None or buf.shape != update.shape:
-                buf = self._buffers[worker_id] = torch.empty_like(update)  # reused: big fresh allocations are slow
-            torch.mul(update, w, out=buf)
+            buf = self._take_buffer(update.shape)
+            if sparse:
+                update.write_scaled(buf, w)
+            else:
+                torch.mul(update, w, out=buf)
             self._pending[worker_id] = _Pending(buf, w, 1, n_samples, [tau], wire_bytes)
         else:
             p.wire_bytes += wire_bytes
-            p.total.add_(update, alpha=w)
+            if sparse:
+                update.add_scaled_to(p.total, w)
+            else:
+                p.total.add_(update, alpha=w)
             p.weight_sum += w
             p.count += 1
             p.samples += n_samples
@@ -182,6 +192,16 @@ class BoundedAsyncCoordinator:
         st.accepted += 1
         st.samples += n_samples
         return Admission(True, tau, bound)
+
+    def _take_buffer(self, shape) -> torch.Tensor:
+        for i, b in enumerate(self._free):
+            if b.shape == shape:
+                return self._free.pop(i)
+        return torch.empty(shape, dtype=torch.float32)
+
+    def _recycle(self, buf: torch.Tensor) -> None:
+        if len(self._free) < self.buffer_size:
+            self._free.append(buf)
 
     def record_failure(self, worker_id: int, reason: str) -> None:
         """A worker reported that it could not produce an update (e.g. its gradient was not finite).
@@ -228,6 +248,7 @@ class BoundedAsyncCoordinator:
             weights.append(p.weight_sum / p.count)
             taus.extend(p.staleness)
             samples += p.samples
+            self._recycle(p.total)
         self._pending.clear()
         self._offered.clear()
         rewritten: dict[int, tuple[int, int]] = {}
@@ -256,8 +277,9 @@ class BoundedAsyncCoordinator:
     # -- membership (the real runtime drops and re-admits workers) -------------------------------
     def deactivate(self, worker_id: int) -> None:
         self.active.discard(worker_id)
-        self._pending.pop(worker_id, None)
-        self._buffers.pop(worker_id, None)
+        p = self._pending.pop(worker_id, None)
+        if p is not None:
+            self._recycle(p.total)
         self.momentum.forget(worker_id)
 
     def can_aggregate(self) -> bool:

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from dist_llm_train.aggregation import make_aggregator
-from dist_llm_train.compression import decode_bytes, make_codec
+from dist_llm_train.compression import make_codec
 from dist_llm_train.config.schema import OptimizerConfig
 from dist_llm_train.layout import ParamLayout
-from dist_llm_train.runtime.grpc.assembly import layout_sha256
+from dist_llm_train.runtime.grpc.assembly import layout_sha256, make_decoder, make_sparse_decoder
 from dist_llm_train.runtime.grpc.auth import Authenticator
 from dist_llm_train.runtime.grpc.client import WorkerClient
 from dist_llm_train.runtime.grpc.membership import LivenessPolicy
@@ -50,14 +50,15 @@ def live_server(tmp_path):
 
     def start(num_workers: int = 3, downlink: str | None = None, credentials=None, push_rate: float = 0.0,
               policy: LivenessPolicy | None = None, max_server_steps: int = 10_000, min_workers: int | None = 1,
-              checkpoints=None, token_ids=None, **coord_kw) -> LiveServer:
+              checkpoints=None, token_ids=None, uplink: str = "none", chunk_bytes: int = 4096,
+              **coord_kw) -> LiveServer:
         model = small_model()
         layout = ParamLayout.from_module(model)
         coord = BoundedAsyncCoordinator(num_workers=num_workers, aggregator=make_aggregator("mean", f=0), **coord_kw)
         ps = ParameterServer(initial_params=layout.flatten_module(model), layout=layout,
                              optimizer=OptimizerConfig(name="sgd", lr=0.1), coordinator=coord)
         dl = DownlinkMirror(make_codec(downlink, layout=layout)) if downlink else None
-        core = ServerCore(ps, lambda b: decode_bytes(b, expected_numel=layout.numel, layout=layout),
+        core = ServerCore(ps, make_decoder(layout), decode_sparse=make_sparse_decoder(layout),
                           num_workers=num_workers, max_server_steps=max_server_steps, min_workers=min_workers,
                           downlink=dl, push_rate=push_rate, policy=policy, checkpoints=checkpoints)
         store = TokenStore(path=tmp_path / "tokens.json")
@@ -65,8 +66,8 @@ def live_server(tmp_path):
         store.save()
         service = ParameterServerService(core, Authenticator(store), run_config_json="{}",
                                          layout_sha256=layout_sha256(layout),
-                                         uplink_codec=make_codec("none", layout=layout).spec,
-                                         downlink_codec=dl.codec.spec if dl else "", chunk_bytes=4096)
+                                         uplink_codec=make_codec(uplink, layout=layout).spec,
+                                         downlink_codec=dl.codec.spec if dl else "", chunk_bytes=chunk_bytes)
         server, port = start_server(service, "127.0.0.1", 0, credentials)
         started.append(server)
         return LiveServer(core, server, port, tokens, layout)

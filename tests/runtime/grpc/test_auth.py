@@ -6,7 +6,7 @@ import pytest
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.client import Backoff
 from dist_llm_train.runtime.grpc.tokens import new_token
-from dist_llm_train.runtime.grpc.wire import METHODS, channel_options, path
+from dist_llm_train.runtime.grpc.wire import METHODS, channel_options, deserializer, path, serializer
 
 
 def _code(fn):
@@ -32,9 +32,8 @@ def test_forged_and_missing_credentials_are_unauthenticated(live_server):
     for name, (req_t, rep_t, req_stream, rep_stream) in METHODS.items():
         factory = {(False, False): channel.unary_unary, (False, True): channel.unary_stream,
                    (True, False): channel.stream_unary}[(req_stream, rep_stream)]
-        call = factory(path(name), request_serializer=req_t.SerializeToString,
-                       response_deserializer=rep_t.FromString)
-        arg = iter([pb.PushChunk()]) if req_stream else req_t()
+        call = factory(path(name), request_serializer=serializer(req_t), response_deserializer=deserializer(rep_t))
+        arg = iter([pb.PushHeader(worker_id=0).SerializeToString()]) if req_stream else req_t()
 
         def invoke(call=call, arg=arg, rep_stream=rep_stream):
             out = call(arg, timeout=5)
@@ -54,7 +53,7 @@ def test_a_worker_cannot_speak_for_another(live_server):
     code, details = _code(lambda: c1._calls["Heartbeat"](req, metadata=c1.metadata(), timeout=5))
     assert code == grpc.StatusCode.UNAUTHENTICATED and "may not speak for worker 0" in details
     header = pb.PushHeader(worker_id=0, base_version=0, n_samples=1, total_bytes=8)
-    code, details = _code(lambda: c1.raw_push([pb.PushChunk(header=header), pb.PushChunk(data=b"\0" * 8)]))
+    code, details = _code(lambda: c1.raw_push([header.SerializeToString(), b"\0" * 8]))
     assert code == grpc.StatusCode.UNAUTHENTICATED and "may not push for worker 0" in details
     assert srv.core.membership.active == [1]
 

@@ -26,8 +26,8 @@ def make_core(rule="mean", f=0, mode="async", n=3, buffer_size=None):
                                     aggregator=make_aggregator(rule, f=f))
     ps = ParameterServer(initial_params=torch.zeros(10), layout=layout, optimizer=OptimizerConfig(name="sgd", lr=1.0),
                          coordinator=coord)
-    core = ServerCore(ps, lambda b: decode_bytes(b, expected_numel=10), num_workers=n, max_server_steps=1000,
-                      policy=POLICY, clock=lambda: now[0])
+    core = ServerCore(ps, lambda b, out=None: decode_bytes(b, expected_numel=10, out=out), num_workers=n,
+                      max_server_steps=1000, policy=POLICY, clock=lambda: now[0])
     for w in range(n):
         core.register(w, "test")
     return core, now

@@ -90,8 +90,8 @@ def test_a_thousand_malformed_pushes_are_refused_and_change_nothing(live_server)
     def one(case):
         fields, data, kind = case
         seen[kind] = seen.get(kind, 0) + 1
-        chunks = [pb.PushChunk(header=pb.PushHeader(**fields))]
-        chunks += [pb.PushChunk(data=data[i : i + 4096]) for i in range(0, len(data), 4096)]
+        chunks = [pb.PushHeader(**fields).SerializeToString()]
+        chunks += [data[i : i + 4096] for i in range(0, len(data), 4096)]
         try:
             reply = c.raw_push(chunks, timeout=10)
         except grpc.RpcError as err:

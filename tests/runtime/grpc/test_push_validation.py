@@ -13,6 +13,7 @@ from dist_llm_train.runtime.grpc.validation import (
     check_header,
     decode_update,
     max_push_bytes,
+    parse_header,
     receive_payload,
 )
 
@@ -46,14 +47,31 @@ def test_a_good_header_passes():
 
 
 def test_payload_stream_must_match_its_declared_length():
-    data = [pb.PushChunk(data=b"a" * 10), pb.PushChunk(data=b"b" * 5)]
+    data = [b"a" * 10, b"b" * 5]
     assert bytes(receive_payload(iter(data), 15)) == b"a" * 10 + b"b" * 5
     with pytest.raises(Rejected, match="truncated: received 15 bytes"):
         receive_payload(iter(data), 16)
     with pytest.raises(Rejected, match="longer than the declared"):
         receive_payload(iter(data), 12)
-    with pytest.raises(Rejected, match="one header, first"):
-        receive_payload(iter([pb.PushChunk(header=header())]), 1)
+    with pytest.raises(Rejected, match="frame is empty"):
+        receive_payload(iter([b"a", b""]), 2)
+
+
+def test_payload_frames_land_in_the_callers_buffer():
+    buf = bytearray(b"x" * 8)
+    view = receive_payload(iter([b"abc", b"defgh"]), 8, memoryview(buf))
+    assert buf == b"abcdefgh" and view.obj is buf
+    with pytest.raises(ValueError, match="receive buffer has 8 bytes"):
+        receive_payload(iter([b"a"]), 1, memoryview(buf))
+
+
+def test_the_first_frame_must_be_a_header():
+    h = parse_header(header().SerializeToString(), pb.PushHeader, "push")
+    assert h.base_version == 3 and h.total_bytes == 400
+    with pytest.raises(Rejected, match="must start with a header frame"):
+        parse_header(None, pb.PushHeader, "push")
+    with pytest.raises(Rejected, match="not a PushHeader"):
+        parse_header(b"\xff\xff\xff", pb.PushHeader, "push")
 
 
 def test_decoded_values_are_checked():

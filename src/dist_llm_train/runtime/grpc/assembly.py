@@ -38,6 +38,12 @@ def make_decoder(layout: ParamLayout, expected_spec: str | None = None):
     return decoder_for(layout, expected_spec)
 
 
+def make_sparse_decoder(layout: ParamLayout, expected_spec: str | None = None):
+    from dist_llm_train.compression.registry import make_sparse_decoder as sparse_decoder_for
+
+    return sparse_decoder_for(layout, expected_spec)
+
+
 def _build_model(cfg: RunConfig):
     from dist_llm_train.models import build_model
 
@@ -94,7 +100,8 @@ def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, o
                             step_multiplier=rt.drop_after_steps, floor_seconds=rt.drop_floor_seconds,
                             startup_grace=rt.startup_grace_seconds)
     core = ServerCore(
-        parts.server, make_decoder(layout, cfg.compression.codec), num_workers=n,
+        parts.server, make_decoder(layout, cfg.compression.codec),
+        decode_sparse=make_sparse_decoder(layout, cfg.compression.codec), num_workers=n,
         max_server_steps=cfg.max_server_steps, policy=policy,
         min_workers=min(rt.min_workers or n, n), downlink=downlink, checkpoints=manager,
         checkpoint_every_steps=ck.every_steps, checkpoint_every_seconds=ck.every_seconds,

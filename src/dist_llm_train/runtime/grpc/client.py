@@ -4,6 +4,10 @@ Transport failures (server down, link cut, deadline passed) are retried with exp
 and jitter up to `give_up_after` seconds, so a worker rides out a server restart on its own;
 statuses that retrying cannot fix (UNAUTHENTICATED, INVALID_ARGUMENT) are raised at once.
 ABORTED (the server restarted or dropped us) is raised as `MustRegister` for the worker loop.
+
+Push and Pull move byte frames (wire.py). A pull is received into one buffer the client keeps and
+reuses (a fresh 0.5 GB buffer per pull would cost page faults on every byte), so `Pulled.data` is
+valid until the next pull: copy or decode it before pulling again.
 """
 
 from __future__ import annotations
@@ -17,10 +21,23 @@ from dataclasses import dataclass
 
 import grpc
 import torch
+from google.protobuf.message import DecodeError as DecodeProtoError
 
 from dist_llm_train import __version__
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
-from dist_llm_train.runtime.grpc.wire import MD_AUTH, MD_SESSION, MD_WORKER, METHODS, channel_options, path
+from dist_llm_train.runtime.grpc.wire import (
+    DEFAULT_CHUNK_BYTES,
+    MD_AUTH,
+    MD_SESSION,
+    MD_WORKER,
+    METHODS,
+    channel_options,
+    deserializer,
+    frames,
+    path,
+    serializer,
+    tune_malloc,
+)
 
 log = logging.getLogger("dist_llm_train.grpc.client")
 
@@ -56,8 +73,9 @@ class Pulled:
     state: int
     message: str
     replica_seq: int = 0
-    data: bytearray | None = None
+    data: memoryview | None = None  # a view of the client's receive buffer: valid until the next pull
     codec: str = ""
+    server_seconds: float = 0.0  # what the server spent preparing the payload (e.g. encoding a delta)
 
 
 class WorkerClient:
@@ -68,6 +86,7 @@ class WorkerClient:
         self.token = token
         self.backoff = backoff or Backoff()
         self.timeout = timeout
+        tune_malloc()
         options = channel_options()
         if server_name:
             options.append(("grpc.ssl_target_name_override", server_name))
@@ -75,12 +94,13 @@ class WorkerClient:
                         else grpc.insecure_channel(target, options=options))
         self.session = ""
         self.bytes_pushed = 0  # envelopes the server answered with OK
+        self._recv = bytearray()  # the pull receive buffer, grown when a payload needs more
         self._calls = {}
         for name, (req_t, rep_t, req_stream, rep_stream) in METHODS.items():
             factory = {(False, False): self.channel.unary_unary, (False, True): self.channel.unary_stream,
                        (True, False): self.channel.stream_unary}[(req_stream, rep_stream)]
-            self._calls[name] = factory(path(name), request_serializer=req_t.SerializeToString,
-                                        response_deserializer=rep_t.FromString)
+            self._calls[name] = factory(path(name), request_serializer=serializer(req_t),
+                                        response_deserializer=deserializer(rep_t))
 
     def close(self) -> None:
         self.channel.close()
@@ -136,48 +156,77 @@ class WorkerClient:
 
         def once() -> Pulled:
             stream = self._calls["Pull"](req, metadata=self.metadata(), timeout=self.timeout + wait_seconds)
-            first = next(stream)
-            h = first.header
-            out = Pulled(h.kind, h.version, h.state, h.message, h.replica_seq, codec=h.codec)
+            try:
+                h = pb.PullHeader.FromString(next(stream))
+            except DecodeProtoError as exc:
+                raise ValueError(f"pull: the server's first frame is not a PullHeader ({exc})") from None
+            out = Pulled(h.kind, h.version, h.state, h.message, h.replica_seq, codec=h.codec,
+                         server_seconds=h.server_seconds)
             if h.kind in (pb.FULL, pb.DELTA):
-                buf = bytearray(h.total_bytes)
-                pos = 0
-                for chunk in stream:
-                    n = len(chunk.data)
-                    if pos + n > len(buf):
-                        raise ValueError(f"pull: server sent more than the {len(buf)} bytes it announced")
-                    buf[pos : pos + n] = chunk.data
-                    pos += n
-                if pos != len(buf):
-                    raise ValueError(f"pull truncated: {pos} of {len(buf)} bytes")
-                out.data = buf
+                out.data = self._receive(stream, h.total_bytes)
             return out
 
         return self._retry("pull", once)
 
-    def push(self, data: bytes, base_version: int, n_samples: int, loss: float = 0.0,
-             compute_seconds: float = 0.0, chunk_bytes: int = 1 << 20) -> pb.PushReply:
+    def _receive(self, stream, total: int) -> memoryview:
+        """The payload frames of a pull, written into the reused receive buffer."""
+        if total < 0:
+            raise ValueError(f"pull: the server announced {total} bytes")
+        if len(self._recv) < total:
+            self._recv = bytearray(total)
+        buf = memoryview(self._recv)[:total]
+        pos = 0
+        for frame in stream:
+            n = len(frame)
+            if pos + n > total:
+                raise ValueError(f"pull: server sent more than the {total} bytes it announced")
+            buf[pos : pos + n] = frame
+            pos += n
+        if pos != total:
+            raise ValueError(f"pull truncated: {pos} of {total} bytes")
+        return buf
+
+    def push(self, data: bytes | bytearray | memoryview, base_version: int, n_samples: int, loss: float = 0.0,
+             compute_seconds: float = 0.0, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> pb.PushReply:
+        """Push one codec envelope (bytes-like; `data` may also be a list of parts sent back to back,
+        e.g. an envelope head and the codec's payload view, so the caller need not join them)."""
+        parts = data if isinstance(data, list) else [data]
+        nbytes = sum(memoryview(p).nbytes for p in parts)
         header = pb.PushHeader(worker_id=self.worker_id, base_version=base_version, n_samples=n_samples,
-                               total_bytes=len(data), loss=loss, compute_seconds=compute_seconds)
+                               total_bytes=nbytes, loss=loss, compute_seconds=compute_seconds)
 
-        def chunks():
-            yield pb.PushChunk(header=header)
-            view = memoryview(data)
-            for start in range(0, len(view), chunk_bytes):
-                yield pb.PushChunk(data=bytes(view[start : start + chunk_bytes]))
+        def stream():
+            yield header.SerializeToString()
+            for part in parts:
+                yield from frames(part, chunk_bytes)
 
-        reply = self._retry("push", lambda: self._calls["Push"](chunks(), metadata=self.metadata(),
+        reply = self._retry("push", lambda: self._calls["Push"](stream(), metadata=self.metadata(),
                                                                timeout=self.timeout))
-        self.bytes_pushed += len(data)
+        self.bytes_pushed += nbytes
         return reply
 
-    def raw_push(self, chunks: list[pb.PushChunk], timeout: float = 30.0) -> pb.PushReply:
-        """One push attempt with exactly these messages (no retry): for tests and diagnostics."""
-        return self._calls["Push"](iter(chunks), metadata=self.metadata(), timeout=timeout)
+    def raw_push(self, frames_: list[bytes], timeout: float = 30.0) -> pb.PushReply:
+        """One push attempt with exactly these frames (no retry): for tests and diagnostics."""
+        return self._calls["Push"](iter(frames_), metadata=self.metadata(), timeout=timeout)
 
 
-def dense_from_bytes(data: bytearray, numel: int) -> torch.Tensor:
-    """Raw little-endian fp32 parameters from a full pull."""
-    if len(data) != 4 * numel:
-        raise ValueError(f"full pull has {len(data)} bytes, a model of {numel} parameters needs {4 * numel}")
+def apply_delta(replica: torch.Tensor, data, layout=None, scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """Add a pulled compressed delta to the replica, with the codec's checks. A top-k delta is
+    scattered into the replica (no dense vector: for top-1% of a 124M model that is 3 passes over
+    0.5 GB saved); any other codec is decoded into `scratch` (reused by the caller) and added."""
+    from dist_llm_train.compression import decode_bytes
+    from dist_llm_train.compression.registry import decode_sparse_bytes
+
+    sparse = decode_sparse_bytes(data, expected_numel=replica.numel(), layout=layout)
+    if sparse is not None:
+        idx, values = sparse
+        return replica.index_add_(0, idx, values)
+    return replica.add_(decode_bytes(data, expected_numel=replica.numel(), layout=layout, out=scratch))
+
+
+def dense_from_bytes(data: bytearray | memoryview, numel: int) -> torch.Tensor:
+    """Raw little-endian fp32 parameters from a full pull (a zero-copy view of `data`)."""
+    if memoryview(data).nbytes != 4 * numel:
+        raise ValueError(f"full pull has {memoryview(data).nbytes} bytes, a model of {numel} parameters needs "
+                         f"{4 * numel}")
     return torch.frombuffer(data, dtype=torch.float32)

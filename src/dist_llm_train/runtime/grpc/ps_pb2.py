@@ -15,17 +15,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$dist_llm_train/runtime/grpc/ps.proto\x12\x14\x64ist_llm_train.ps.v1\"d\n\x0fRegisterRequest\x12\x11\n\tworker_id\x18\x01 \x01(\x05\x12\x16\n\x0e\x63lient_version\x18\x02 \x01(\t\x12\x14\n\x0cwire_version\x18\x03 \x01(\r\x12\x10\n\x08hostname\x18\x04 \x01(\t\"\xbc\x02\n\rRegisterReply\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x17\n\x0frun_config_json\x18\x02 \x01(\t\x12\x15\n\rlayout_sha256\x18\x03 \x01(\t\x12\r\n\x05numel\x18\x04 \x01(\x03\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12\x14\n\x0cuplink_codec\x18\x06 \x01(\t\x12\x16\n\x0e\x64ownlink_codec\x18\x07 \x01(\t\x12\x16\n\x0emax_push_bytes\x18\x08 \x01(\x03\x12\x13\n\x0b\x63hunk_bytes\x18\t \x01(\x03\x12\x1a\n\x12heartbeat_interval\x18\n \x01(\x01\x12-\n\x05state\x18\x0b \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.RunState\x12\x0f\n\x07message\x18\x0c \x01(\t\x12\x13\n\x0bnum_workers\x18\r \x01(\x05\"t\n\x0bPullRequest\x12\x11\n\tworker_id\x18\x01 \x01(\x05\x12\x13\n\x0bmin_version\x18\x02 \x01(\x03\x12\x12\n\nwant_delta\x18\x03 \x01(\x08\x12\x13\n\x0breplica_seq\x18\x04 \x01(\x03\x12\x14\n\x0cwait_seconds\x18\x05 \x01(\x01\"\xd3\x01\n\nPullHeader\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.PullKind\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\r\n\x05numel\x18\x03 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x03\x12\x13\n\x0breplica_seq\x18\x05 \x01(\x03\x12-\n\x05state\x18\x06 \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.RunState\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\r\n\x05\x63odec\x18\x08 \x01(\t\"W\n\tPullChunk\x12\x32\n\x06header\x18\x01 \x01(\x0b\x32 .dist_llm_train.ps.v1.PullHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x84\x01\n\nPushHeader\x12\x11\n\tworker_id\x18\x01 \x01(\x05\x12\x14\n\x0c\x62\x61se_version\x18\x02 \x01(\x03\x12\x11\n\tn_samples\x18\x03 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x03\x12\x0c\n\x04loss\x18\x05 \x01(\x01\x12\x17\n\x0f\x63ompute_seconds\x18\x06 \x01(\x01\"W\n\tPushChunk\x12\x32\n\x06header\x18\x01 \x01(\x0b\x32 .dist_llm_train.ps.v1.PushHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xb8\x01\n\tPushReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x11\n\tstaleness\x18\x03 \x01(\x03\x12\r\n\x05\x62ound\x18\x04 \x01(\x03\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12\x0f\n\x07stepped\x18\x06 \x01(\x08\x12-\n\x05state\x18\x07 \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.RunState\x12\x16\n\x0e\x62ytes_received\x18\x08 \x01(\x03\"M\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\x05\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x17\n\x0freplica_version\x18\x03 \x01(\x03\"s\n\x0eHeartbeatReply\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.RunState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08interval\x18\x04 \x01(\x01\"\x0f\n\rStatusRequest\"\x1b\n\x0bStatusReply\x12\x0c\n\x04json\x18\x01 \x01(\t*U\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07WAITING\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\n\n\x06PAUSED\x10\x03\x12\x08\n\x04\x44ONE\x10\x04*W\n\x08PullKind\x12\x19\n\x15PULL_KIND_UNSPECIFIED\x10\x00\x12\x08\n\x04\x46ULL\x10\x01\x12\t\n\x05\x44\x45LTA\x10\x02\x12\r\n\tNOT_READY\x10\x03\x12\x0c\n\x08\x46INISHED\x10\x04\x32\xb0\x03\n\x0fParameterServer\x12V\n\x08Register\x12%.dist_llm_train.ps.v1.RegisterRequest\x1a#.dist_llm_train.ps.v1.RegisterReply\x12L\n\x04Pull\x12!.dist_llm_train.ps.v1.PullRequest\x1a\x1f.dist_llm_train.ps.v1.PullChunk0\x01\x12J\n\x04Push\x12\x1f.dist_llm_train.ps.v1.PushChunk\x1a\x1f.dist_llm_train.ps.v1.PushReply(\x01\x12Y\n\tHeartbeat\x12&.dist_llm_train.ps.v1.HeartbeatRequest\x1a$.dist_llm_train.ps.v1.HeartbeatReply\x12P\n\x06Status\x12#.dist_llm_train.ps.v1.StatusRequest\x1a!.dist_llm_train.ps.v1.StatusReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$dist_llm_train/runtime/grpc/ps.proto\x12\x14\x64ist_llm_train.ps.v1\"d\n\x0fRegisterRequest\x12\x11\n\tworker_id\x18\x01 \x01(\x05\x12\x16\n\x0e\x63lient_version\x18\x02 \x01(\t\x12\x14\n\x0cwire_version\x18\x03 \x01(\r\x12\x10\n\x08hostname\x18\x04 \x01(\t\"\xbc\x02\n\rRegisterReply\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x17\n\x0frun_config_json\x18\x02 \x01(\t\x12\x15\n\rlayout_sha256\x18\x03 \x01(\t\x12\r\n\x05numel\x18\x04 \x01(\x03\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12\x14\n\x0cuplink_codec\x18\x06 \x01(\t\x12\x16\n\x0e\x64ownlink_codec\x18\x07 \x01(\t\x12\x16\n\x0emax_push_bytes\x18\x08 \x01(\x03\x12\x13\n\x0b\x63hunk_bytes\x18\t \x01(\x03\x12\x1a\n\x12heartbeat_interval\x18\n \x01(\x01\x12-\n\x05state\x18\x0b \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.RunState\x12\x0f\n\x07message\x18\x0c \x01(\t\x12\x13\n\x0bnum_workers\x18\r \x01(\x05\"t\n\x0bPullRequest\x12\x11\n\tworker_id\x18\x01 \x01(\x05\x12\x13\n\x0bmin_version\x18\x02 \x01(\x03\x12\x12\n\nwant_delta\x18\x03 \x01(\x08\x12\x13\n\x0breplica_seq\x18\x04 \x01(\x03\x12\x14\n\x0cwait_seconds\x18\x05 \x01(\x01\"\xeb\x01\n\nPullHeader\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.PullKind\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\r\n\x05numel\x18\x03 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x03\x12\x13\n\x0breplica_seq\x18\x05 \x01(\x03\x12-\n\x05state\x18\x06 \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.RunState\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\r\n\x05\x63odec\x18\x08 \x01(\t\x12\x16\n\x0eserver_seconds\x18\t \x01(\x01\"\x84\x01\n\nPushHeader\x12\x11\n\tworker_id\x18\x01 \x01(\x05\x12\x14\n\x0c\x62\x61se_version\x18\x02 \x01(\x03\x12\x11\n\tn_samples\x18\x03 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x03\x12\x0c\n\x04loss\x18\x05 \x01(\x01\x12\x17\n\x0f\x63ompute_seconds\x18\x06 \x01(\x01\"\xe6\x01\n\tPushReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x11\n\tstaleness\x18\x03 \x01(\x03\x12\r\n\x05\x62ound\x18\x04 \x01(\x03\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12\x0f\n\x07stepped\x18\x06 \x01(\x08\x12-\n\x05state\x18\x07 \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.RunState\x12\x16\n\x0e\x62ytes_received\x18\x08 \x01(\x03\x12\x16\n\x0e\x64\x65\x63ode_seconds\x18\t \x01(\x01\x12\x14\n\x0cstep_seconds\x18\n \x01(\x01\"M\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\x05\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x17\n\x0freplica_version\x18\x03 \x01(\x03\"s\n\x0eHeartbeatReply\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.dist_llm_train.ps.v1.RunState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08interval\x18\x04 \x01(\x01\"\x0f\n\rStatusRequest\"\x1b\n\x0bStatusReply\x12\x0c\n\x04json\x18\x01 \x01(\t*U\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07WAITING\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\n\n\x06PAUSED\x10\x03\x12\x08\n\x04\x44ONE\x10\x04*W\n\x08PullKind\x12\x19\n\x15PULL_KIND_UNSPECIFIED\x10\x00\x12\x08\n\x04\x46ULL\x10\x01\x12\t\n\x05\x44\x45LTA\x10\x02\x12\r\n\tNOT_READY\x10\x03\x12\x0c\n\x08\x46INISHED\x10\x04\x32\x96\x02\n\x0fParameterServer\x12V\n\x08Register\x12%.dist_llm_train.ps.v1.RegisterRequest\x1a#.dist_llm_train.ps.v1.RegisterReply\x12Y\n\tHeartbeat\x12&.dist_llm_train.ps.v1.HeartbeatRequest\x1a$.dist_llm_train.ps.v1.HeartbeatReply\x12P\n\x06Status\x12#.dist_llm_train.ps.v1.StatusRequest\x1a!.dist_llm_train.ps.v1.StatusReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dist_llm_train.runtime.grpc.ps_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RUNSTATE']._serialized_start=1557
-  _globals['_RUNSTATE']._serialized_end=1642
-  _globals['_PULLKIND']._serialized_start=1644
-  _globals['_PULLKIND']._serialized_end=1731
+  _globals['_RUNSTATE']._serialized_start=1449
+  _globals['_RUNSTATE']._serialized_end=1534
+  _globals['_PULLKIND']._serialized_start=1536
+  _globals['_PULLKIND']._serialized_end=1623
   _globals['_REGISTERREQUEST']._serialized_start=62
   _globals['_REGISTERREQUEST']._serialized_end=162
   _globals['_REGISTERREPLY']._serialized_start=165
@@ -33,23 +33,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PULLREQUEST']._serialized_start=483
   _globals['_PULLREQUEST']._serialized_end=599
   _globals['_PULLHEADER']._serialized_start=602
-  _globals['_PULLHEADER']._serialized_end=813
-  _globals['_PULLCHUNK']._serialized_start=815
-  _globals['_PULLCHUNK']._serialized_end=902
-  _globals['_PUSHHEADER']._serialized_start=905
-  _globals['_PUSHHEADER']._serialized_end=1037
-  _globals['_PUSHCHUNK']._serialized_start=1039
-  _globals['_PUSHCHUNK']._serialized_end=1126
-  _globals['_PUSHREPLY']._serialized_start=1129
-  _globals['_PUSHREPLY']._serialized_end=1313
-  _globals['_HEARTBEATREQUEST']._serialized_start=1315
-  _globals['_HEARTBEATREQUEST']._serialized_end=1392
-  _globals['_HEARTBEATREPLY']._serialized_start=1394
-  _globals['_HEARTBEATREPLY']._serialized_end=1509
-  _globals['_STATUSREQUEST']._serialized_start=1511
-  _globals['_STATUSREQUEST']._serialized_end=1526
-  _globals['_STATUSREPLY']._serialized_start=1528
-  _globals['_STATUSREPLY']._serialized_end=1555
-  _globals['_PARAMETERSERVER']._serialized_start=1734
-  _globals['_PARAMETERSERVER']._serialized_end=2166
+  _globals['_PULLHEADER']._serialized_end=837
+  _globals['_PUSHHEADER']._serialized_start=840
+  _globals['_PUSHHEADER']._serialized_end=972
+  _globals['_PUSHREPLY']._serialized_start=975
+  _globals['_PUSHREPLY']._serialized_end=1205
+  _globals['_HEARTBEATREQUEST']._serialized_start=1207
+  _globals['_HEARTBEATREQUEST']._serialized_end=1284
+  _globals['_HEARTBEATREPLY']._serialized_start=1286
+  _globals['_HEARTBEATREPLY']._serialized_end=1401
+  _globals['_STATUSREQUEST']._serialized_start=1403
+  _globals['_STATUSREQUEST']._serialized_end=1418
+  _globals['_STATUSREPLY']._serialized_start=1420
+  _globals['_STATUSREPLY']._serialized_end=1447
+  _globals['_PARAMETERSERVER']._serialized_start=1626
+  _globals['_PARAMETERSERVER']._serialized_end=1904
 # @@protoc_insertion_point(module_scope)

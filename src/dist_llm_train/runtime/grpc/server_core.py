@@ -21,6 +21,7 @@ import grpc
 import torch
 
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
+from dist_llm_train.runtime.grpc.buffers import ByteBuffers, Snapshots, TensorSlots
 from dist_llm_train.runtime.grpc.membership import LivenessPolicy, Membership
 from dist_llm_train.runtime.grpc.validation import PushLimits, RateLimiter, Rejected, max_push_bytes
 
@@ -32,22 +33,37 @@ if sys.byteorder != "little":  # the dense wire format is little-endian fp32
 
 @dataclass
 class PullPayload:
+    """A pull's header and its payload as parts sent back to back (e.g. an envelope head and the
+    codec's payload view, never joined into one more copy); `release` gives leased buffers back."""
+
     header: pb.PullHeader
-    data: bytes | None
+    parts: list | None = None
+    release: Callable[[], None] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(memoryview(p).nbytes for p in self.parts or ())
+
+    def close(self) -> None:
+        if self.release is not None:
+            self.release()
+            self.release = None
 
 
 class ServerCore:
-    def __init__(self, server, decode: Callable[[bytes], torch.Tensor], *, num_workers: int,
+    def __init__(self, server, decode: Callable[..., torch.Tensor], *, num_workers: int,
                  max_server_steps: int, policy: LivenessPolicy | None = None, min_workers: int | None = None,
                  downlink=None, checkpoints=None, checkpoint_every_steps: int | None = None,
                  checkpoint_every_seconds: float | None = None, push_rate: float = 50.0,
                  evaluate: Callable[[torch.Tensor], dict] | None = None, eval_every: int = 0,
-                 on_event: Callable[[dict], None] | None = None, clock=time.time):
+                 on_event: Callable[[dict], None] | None = None, clock=time.time, decode_slots: int = 2,
+                 decode_sparse: Callable[..., tuple | None] | None = None):
         if server.coordinator is None:
             raise ValueError("ServerCore needs a ParameterServer with a coordinator")
         self.server = server
         self.coord = server.coordinator
-        self.decode = decode
+        self.decode = decode  # decode(data, out) -> dense fp32 update, written into `out`
+        self.decode_sparse = decode_sparse  # decode_sparse(data) -> (indices, values), or None: no sparse form
         self.num_workers = num_workers
         self.max_server_steps = max_server_steps
         self.min_workers = min_workers or num_workers
@@ -73,7 +89,11 @@ class ServerCore:
         self.bytes_received = 0
         self.refused: dict[str, int] = {}
         self.curve: list[dict] = []
-        self._dense: tuple[int, bytes] | None = None
+        # reused payload buffers: what pushes are received into and decoded into, and the fp32
+        # snapshots full pulls stream from (one copy per version, shared by every puller)
+        self.receive_buffers = ByteBuffers(keep=4)
+        self.decode_slots = TensorSlots(server.numel, slots=decode_slots)
+        self.snapshots = Snapshots(keep=3)
         self._last_ckpt_time = clock()
         self._ckpt_thread: threading.Thread | None = None
         self._eval_thread: threading.Thread | None = None
@@ -140,6 +160,8 @@ class ServerCore:
                                      interval=self.membership.policy.heartbeat_interval)
 
     def pull(self, worker_id: int, req) -> PullPayload:
+        """Wait for the state and version the worker asks for, then its payload (call close() on it
+        when the payload has been sent)."""
         deadline = time.monotonic() + max(0.0, min(req.wait_seconds, 60.0))
         with self.changed:
             self.ensure_member(worker_id)
@@ -156,29 +178,37 @@ class ServerCore:
                 return PullPayload(pb.PullHeader(kind=pb.FINISHED, version=self.server.version, state=self.state,
                                                  message=self.message), None)
             self.membership.pulled(worker_id, self.clock())
+            t0 = time.perf_counter()
             version = self.server.version
             dl = self.downlink
             if dl is not None and req.want_delta and dl.has_replica(worker_id) \
                     and req.replica_seq == self.replica_seq.get(worker_id):
                 enc, _ = dl.encode_for(worker_id, self.server.params)
-                data, kind, codec = enc.to_bytes(), pb.DELTA, enc.spec
+                payload = PullPayload(pb.PullHeader(kind=pb.DELTA, codec=enc.spec), [enc.head(), enc.payload])
                 self.replica_seq[worker_id] += 1
             else:
-                data, kind, codec = self._dense_bytes(), pb.FULL, "fp32"
+                snap = self._dense_snapshot()
+                payload = PullPayload(pb.PullHeader(kind=pb.FULL, codec="fp32"), [snap.view], snap.release)
                 if dl is not None:
                     dl.start(worker_id, self.server.params)
                 self.replica_seq[worker_id] = self.replica_seq.get(worker_id, 0) + 1_000_000
-            self.coord.stats[worker_id].bytes_down += len(data)
-            header = pb.PullHeader(kind=kind, version=version, numel=self.server.numel, total_bytes=len(data),
-                                   replica_seq=self.replica_seq[worker_id], state=self.state, codec=codec)
-            return PullPayload(header, data)
+            nbytes = payload.nbytes
+            self.coord.stats[worker_id].bytes_down += nbytes
+            h = payload.header
+            h.version, h.numel, h.total_bytes = version, self.server.numel, nbytes
+            h.replica_seq, h.state = self.replica_seq[worker_id], self.state
+            h.server_seconds = time.perf_counter() - t0
+            return payload
 
-    def _dense_bytes(self) -> bytes:
-        """Raw fp32 parameters, shared by every full pull of the same version."""
-        v = self.server.version
-        if self._dense is None or self._dense[0] != v:
-            self._dense = (v, self.server.params.numpy().tobytes())
-        return self._dense[1]
+    def _dense_snapshot(self):
+        """Raw fp32 parameters of this version, copied once into a reused buffer and shared by every
+        full pull of the version; a later version never overwrites a buffer a stream still reads."""
+        params = self.server.params
+
+        def fill(view: memoryview) -> None:
+            torch.frombuffer(view, dtype=torch.float32).copy_(params)
+
+        return self.snapshots.acquire(("fp32", self.server.version), 4 * self.server.numel, fill)
 
     def admit_push(self, worker_id: int) -> int:
         """Checks before the payload is read; returns the server version to validate against."""
@@ -187,8 +217,12 @@ class ServerCore:
             self.ensure_member(worker_id)
             return self.server.version
 
-    def push(self, worker_id: int, header, update: torch.Tensor, wire_bytes: int) -> pb.PushReply:
+    def push(self, worker_id: int, header, update: torch.Tensor, wire_bytes: int,
+             decode_seconds: float = 0.0) -> pb.PushReply:
+        """Hand a validated, decoded update to the coordinator. `update` may be a leased buffer: the
+        coordinator copies what it keeps before this returns."""
         with self.lock:
+            t0 = time.perf_counter()
             self.ensure_member(worker_id)
             if self.state == pb.DONE:
                 self.bytes_received += wire_bytes
@@ -210,7 +244,8 @@ class ServerCore:
                 self.told_done.add(worker_id)
             return pb.PushReply(accepted=adm.accepted, reason=adm.reason or "", staleness=adm.staleness,
                                 bound=adm.bound, version=self.server.version, stepped=res.flushed is not None,
-                                state=self.state, bytes_received=wire_bytes)
+                                state=self.state, bytes_received=wire_bytes, decode_seconds=decode_seconds,
+                                step_seconds=time.perf_counter() - t0)
 
     def _step(self, flushed) -> None:
         self.server.apply(flushed.update, flushed.lr_scale)

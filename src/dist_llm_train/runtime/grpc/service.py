@@ -4,12 +4,17 @@ Each handler authenticates first, then checks that the caller registered with th
 incarnation (a restarted server answers ABORTED and the worker registers again), then hands
 validated data to the core. A `Rejected` from validation or the core becomes the status it names;
 nothing a client sends can raise out of a handler.
+
+Push and Pull carry byte frames (wire.py): a push is received straight into a leased buffer sized
+by its validated header, decoded into a leased fp32 slot, and handed to the core, which copies
+what it keeps; a pull streams slices of the core's payload parts without joining them.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
+import time
 from concurrent import futures
 
 import grpc
@@ -18,14 +23,30 @@ from dist_llm_train import __version__
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.auth import Authenticator
 from dist_llm_train.runtime.grpc.server_core import ServerCore
-from dist_llm_train.runtime.grpc.validation import Rejected, check_header, decode_update, receive_payload
-from dist_llm_train.runtime.grpc.wire import MD_SESSION, METHODS, SERVICE, server_options
+from dist_llm_train.runtime.grpc.validation import (
+    Rejected,
+    check_header,
+    decode_sparse_update,
+    decode_update,
+    parse_header,
+    receive_payload,
+)
+from dist_llm_train.runtime.grpc.wire import (
+    MAX_CHUNK_BYTES,
+    MD_SESSION,
+    METHODS,
+    SERVICE,
+    deserializer,
+    serializer,
+    server_options,
+    tune_malloc,
+)
 
 log = logging.getLogger("dist_llm_train.grpc.service")
 _ENVELOPE_HEAD = struct.Struct("<4sBB")
 
 
-def envelope_spec(data: bytes | bytearray) -> str | None:
+def envelope_spec(data: bytes | bytearray | memoryview) -> str | None:
     """The codec spec written in an envelope's header, or None when the bytes are not one."""
     if len(data) < _ENVELOPE_HEAD.size:
         return None
@@ -37,6 +58,8 @@ def envelope_spec(data: bytes | bytearray) -> str | None:
 class ParameterServerService:
     def __init__(self, core: ServerCore, auth: Authenticator, *, run_config_json: str, layout_sha256: str,
                  uplink_codec: str, downlink_codec: str = "", chunk_bytes: int = 1 << 20):
+        if not 1 <= chunk_bytes <= MAX_CHUNK_BYTES:
+            raise ValueError(f"chunk_bytes must be in 1..{MAX_CHUNK_BYTES}, got {chunk_bytes}")
         self.core = core
         self.auth = auth
         self.run_config_json = run_config_json
@@ -83,29 +106,39 @@ class ParameterServerService:
             payload = self.core.pull(wid, req)
         except Rejected as rej:
             self._refuse(context, wid, rej)
-        yield pb.PullChunk(header=payload.header)
-        if payload.data is not None:
-            view = memoryview(payload.data)
-            for start in range(0, len(view), self.chunk_bytes):
-                yield pb.PullChunk(data=bytes(view[start : start + self.chunk_bytes]))
+        try:
+            yield payload.header.SerializeToString()
+            step = self.chunk_bytes
+            for part in payload.parts or ():
+                view = memoryview(part).cast("B")
+                for start in range(0, len(view), step):  # gRPC sends bytes: one copy per slice
+                    yield bytes(view[start : start + step])
+        finally:  # also when the client goes away mid-stream (the generator is closed)
+            payload.close()
 
     def Push(self, request_iterator, context):
         wid = self.auth.authenticate(context)
         try:
             self._session(context)
-            first = next(request_iterator, None)
-            if first is None or first.WhichOneof("part") != "header":
-                raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "a push must start with a header chunk")
-            h = first.header
+            h = parse_header(next(request_iterator, None), pb.PushHeader, "push")
             version = self.core.admit_push(wid)
-            check_header(h, wid, version, self.core.limits)
-            data = receive_payload(request_iterator, h.total_bytes)
-            spec = envelope_spec(data)
-            if spec is not None and spec != self.uplink_codec:
-                raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"malformed update: codec {spec!r}, this run's workers send {self.uplink_codec!r}")
-            update = decode_update(data, self.core.decode, self.core.server.numel)
-            return self.core.push(wid, h, update, len(data))
+            check_header(h, wid, version, self.core.limits)  # bounds total_bytes before anything is leased
+            core = self.core
+            with core.receive_buffers.lease(h.total_bytes) as data:
+                receive_payload(request_iterator, h.total_bytes, data)
+                t0 = time.perf_counter()
+                spec = envelope_spec(data)
+                if spec is not None and spec != self.uplink_codec:
+                    raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"malformed update: codec {spec!r}, this run's workers send {self.uplink_codec!r}")
+                numel = core.server.numel
+                sparse = None if core.decode_sparse is None else decode_sparse_update(data, core.decode_sparse, numel)
+                if sparse is not None:  # top-k: the coordinator scatters it, no dense vector is made here
+                    return core.push(wid, h, sparse, len(data), decode_seconds=time.perf_counter() - t0)
+                with core.decode_slots.lease() as out:
+                    update = decode_update(data, core.decode, numel, out)
+                    decoded = time.perf_counter() - t0
+                    return core.push(wid, h, update, len(data), decode_seconds=decoded)
         except Rejected as rej:
             self._refuse(context, wid, rej)
 
@@ -128,13 +161,14 @@ def _handler(fn, req_type, reply_type, req_stream: bool, reply_stream: bool):
         (False, True): grpc.unary_stream_rpc_method_handler,
         (True, False): grpc.stream_unary_rpc_method_handler,
     }
-    return kinds[(req_stream, reply_stream)](fn, request_deserializer=req_type.FromString,
-                                             response_serializer=reply_type.SerializeToString)
+    return kinds[(req_stream, reply_stream)](fn, request_deserializer=deserializer(req_type),
+                                             response_serializer=serializer(reply_type))
 
 
 def start_server(service: ParameterServerService, host: str = "127.0.0.1", port: int = 0,
                  credentials: grpc.ServerCredentials | None = None, max_threads: int | None = None):
     """Start serving; returns (grpc.Server, bound port). Port 0 picks a free port."""
+    tune_malloc()
     handlers = {name: _handler(getattr(service, name), *spec) for name, spec in METHODS.items()}
     threads = max_threads or 4 * service.core.num_workers + 8
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ps"),

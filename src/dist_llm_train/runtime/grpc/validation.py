@@ -17,8 +17,11 @@ from dataclasses import dataclass
 
 import grpc
 import torch
+from google.protobuf.message import DecodeError as DecodeProtoError
 
 from dist_llm_train.errors import DecodeError
+from dist_llm_train.sync.coordinator import all_finite
+from dist_llm_train.sync.sparse import SparseUpdate
 
 #: no honest update carries more samples than this in one push
 MAX_SAMPLES_PER_PUSH = 1 << 24
@@ -65,18 +68,33 @@ def check_header(h, authenticated_id: int, server_version: int, limits: PushLimi
         raise Rejected(bad, "loss and compute_seconds must be finite numbers")
 
 
-def receive_payload(chunks, total_bytes: int) -> bytearray:
-    """Collect data chunks into one buffer, refusing a stream longer or shorter than declared."""
-    buf = bytearray(total_bytes)
+def parse_header(frame, msg_type, what: str):
+    """The first frame of a push or pull: a serialized header message, refused if it is not one."""
+    if not isinstance(frame, bytes):
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"a {what} must start with a header frame")
+    try:
+        return msg_type.FromString(frame)
+    except DecodeProtoError as exc:
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                       f"the first frame of a {what} is not a {msg_type.__name__}: {exc}") from None
+
+
+def receive_payload(frames, total_bytes: int, into: memoryview | bytearray | None = None) -> memoryview:
+    """Write the payload frames into `into` (exactly total_bytes long; a fresh buffer when None),
+    refusing a stream longer or shorter than declared, and empty frames (they carry nothing but
+    cost a handler wake-up each)."""
+    buf = memoryview(bytearray(total_bytes) if into is None else into)
+    if len(buf) != total_bytes:
+        raise ValueError(f"receive buffer has {len(buf)} bytes, the payload {total_bytes}")
     pos = 0
-    for chunk in chunks:
-        if chunk.WhichOneof("part") != "data":
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "a push has one header, first, then only data chunks")
-        n = len(chunk.data)
+    for frame in frames:
+        n = len(frame)
+        if n == 0:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "a payload frame is empty")
         if pos + n > total_bytes:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
                            f"payload is longer than the declared total_bytes {total_bytes}")
-        buf[pos : pos + n] = chunk.data
+        buf[pos : pos + n] = frame
         pos += n
     if pos != total_bytes:
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
@@ -84,10 +102,12 @@ def receive_payload(chunks, total_bytes: int) -> bytearray:
     return buf
 
 
-def decode_update(data: bytes | bytearray, decode: Callable[[bytes], torch.Tensor], numel: int) -> torch.Tensor:
-    """Decode with the codec's own checks (envelope, spec, sizes, index ranges), then check values."""
+def decode_update(data, decode: Callable[..., torch.Tensor], numel: int,
+                  out: torch.Tensor | None = None) -> torch.Tensor:
+    """Decode with the codec's own checks (envelope, spec, sizes, index ranges), into `out` when
+    given, then check the values."""
     try:
-        update = decode(data)
+        update = decode(data) if out is None else decode(data, out)
     except DecodeError as exc:
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"malformed update: {exc}") from None
     except (ValueError, KeyError, OverflowError, RuntimeError, IndexError) as exc:
@@ -99,10 +119,32 @@ def decode_update(data: bytes | bytearray, decode: Callable[[bytes], torch.Tenso
                        f"decoded update has shape {tuple(update.shape)}, the model needs ({numel},)")
     if update.dtype != torch.float32:
         update = update.to(torch.float32)
-    if not bool(torch.isfinite(update).all()):
+    if not all_finite(update):  # one allocation-free pass; the exact count only for a refusal
         n_bad = int((~torch.isfinite(update)).sum())
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"update has {n_bad} non-finite values (NaN or inf)")
     return update
+
+
+def decode_sparse_update(data, decode_sparse: Callable, numel: int) -> SparseUpdate | None:
+    """A top-k style update as a checked SparseUpdate (indices validated by the index decoder,
+    values checked finite here too), or None when the codec has no sparse form."""
+    try:
+        pair = decode_sparse(data)
+    except DecodeError as exc:
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"malformed update: {exc}") from None
+    except (ValueError, KeyError, OverflowError, RuntimeError, IndexError) as exc:
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                       f"malformed update: {type(exc).__name__}: {exc}") from None
+    if pair is None:
+        return None
+    idx, values = pair
+    if idx.numel() and not (int(idx[0]) >= 0 and int(idx[-1]) < numel):  # the decoder's guarantee, re-checked
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"update indices fall outside 0..{numel - 1}")
+    values = values.to(torch.float32)
+    if not all_finite(values):
+        n_bad = int((~torch.isfinite(values)).sum())
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"update has {n_bad} non-finite values (NaN or inf)")
+    return SparseUpdate(idx, values, numel)
 
 
 class RateLimiter:

@@ -22,7 +22,7 @@ import torch
 from dist_llm_train.config import RunConfig, load_config
 from dist_llm_train.errors import ConfigError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
-from dist_llm_train.runtime.grpc.client import MustRegister, WorkerClient, dense_from_bytes
+from dist_llm_train.runtime.grpc.client import MustRegister, WorkerClient, apply_delta, dense_from_bytes
 
 log = logging.getLogger("dist_llm_train.grpc.worker")
 
@@ -64,6 +64,7 @@ class WorkerProcess:
         self._stop = threading.Event()
         self._replica: torch.Tensor | None = None
         self._replica_seq = 0
+        self._delta: torch.Tensor | None = None  # decode target for compressed deltas, reused
         self._hb: threading.Thread | None = None
         self.report_path = report_path
 
@@ -103,9 +104,9 @@ class WorkerProcess:
                 self._replica = torch.empty(numel)
             self._replica.copy_(dense_from_bytes(pulled.data, numel))
         else:
-            from dist_llm_train.compression import decode_bytes
-
-            self._replica.add_(decode_bytes(bytes(pulled.data), expected_numel=numel, layout=self.parts.layout))
+            if self._delta is None:
+                self._delta = torch.empty(numel)
+            apply_delta(self._replica, pulled.data, self.parts.layout, self._delta)
         self._replica_seq = pulled.replica_seq
 
     def run(self) -> WorkerReport:
@@ -126,24 +127,25 @@ class WorkerProcess:
                     if pulled.kind == pb.NOT_READY:
                         self.phase = "idle"
                         continue
+                    pulled_bytes = len(pulled.data) if pulled.data is not None else 0  # the view dies next pull
                     self._apply_pull(pulled)
                     self.phase = "compute"
                     t0 = time.perf_counter()
                     msg = self.parts.logic.run(self._replica, pulled.version)
                     seconds = time.perf_counter() - t0
                     self.phase = "push"
-                    data = msg.encoded.to_bytes()
+                    enc = msg.encoded
                     loss = float(msg.metrics.get("loss", 0.0))
                     t_push = time.perf_counter()
-                    reply = self.client.push(data, pulled.version, msg.n_samples, loss, seconds,
+                    reply = self.client.push([enc.head(), enc.payload], pulled.version, msg.n_samples, loss, seconds,
                                              chunk_bytes=int(self.reg.chunk_bytes))
                     t_push = time.perf_counter() - t_push
                     self.report.rounds.append({
                         "t": round(started, 3), "version": pulled.version, "pull_kind": pb.PullKind.Name(pulled.kind),
-                        "pull_s": round(t_pull, 6), "pull_bytes": len(pulled.data), "compute_s": round(seconds, 6),
-                        "push_s": round(t_push, 6), "push_bytes": len(data)})
+                        "pull_s": round(t_pull, 6), "pull_bytes": pulled_bytes, "compute_s": round(seconds, 6),
+                        "push_s": round(t_push, 6), "push_bytes": enc.wire_bytes})
                     del self.report.rounds[:-MAX_ROUNDS]
-                    self._count(reply, len(data), loss)
+                    self._count(reply, enc.wire_bytes, loss)
                     min_version = pulled.version + 1 if sync else 0
                     if reply.state == pb.DONE:
                         break

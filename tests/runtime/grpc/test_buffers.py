@@ -1,0 +1,82 @@
+"""The service's buffer pools: reuse, bounded concurrency, and snapshots never rewritten under a reader."""
+
+import threading
+import time
+
+import pytest
+
+from dist_llm_train.runtime.grpc.buffers import ByteBuffers, Snapshots, TensorSlots
+from dist_llm_train.runtime.grpc.wire import frames, tune_malloc
+
+
+def test_byte_buffers_are_reused_and_sized_exactly():
+    pool = ByteBuffers(keep=2)
+    with pool.lease(100) as a:
+        a[:] = b"x" * 100
+        assert len(a) == 100
+    with pool.lease(60) as b:  # fits in the kept 100-byte buffer
+        assert len(b) == 60 and bytes(b[:3]) == b"xxx"
+    with pool.lease(200) as c, pool.lease(10) as d:
+        assert len(c) == 200 and len(d) == 10
+    assert pool.allocated == 2  # 100 (reused for 60 and for 10) and 200
+    with pytest.raises(ValueError), pool.lease(-1):
+        pass
+
+
+def test_tensor_slots_bound_concurrency():
+    slots = TensorSlots(numel=8, slots=2)
+    inside, peak, lock = [0], [0], threading.Lock()
+
+    def use():
+        with slots.lease() as t:
+            assert t.numel() == 8
+            with lock:
+                inside[0] += 1
+                peak[0] = max(peak[0], inside[0])
+            time.sleep(0.02)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=use) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2 and slots.allocated == 2
+
+
+def test_snapshots_share_a_key_and_never_rewrite_a_buffer_being_read():
+    snaps = Snapshots(keep=2)
+
+    def filler(byte):
+        def fill(view):
+            view[:] = bytes([byte]) * len(view)
+        return fill
+
+    a1 = snaps.acquire(1, 4, filler(1))
+    a2 = snaps.acquire(1, 4, filler(9))  # same key: shared, not refilled
+    assert bytes(a2.view) == b"\x01" * 4 and snaps.fills == 1
+    b = snaps.acquire(2, 4, filler(2))  # second kept buffer
+    c = snaps.acquire(3, 4, filler(3))  # both kept buffers are read: a transient one
+    assert bytes(a1.view) == b"\x01" * 4 and bytes(b.view) == b"\x02" * 4 and bytes(c.view) == b"\x03" * 4
+    for s in (a1, a2, b, c):
+        s.release()
+    d = snaps.acquire(4, 4, filler(4))  # now an idle kept buffer is refilled
+    assert bytes(d.view) == b"\x04" * 4 and snaps.fills == 4
+    with pytest.raises(TypeError):
+        d.view[0] = 0  # readers get read-only views
+
+
+def test_frames_cover_the_payload_and_refuse_a_zero_chunk():
+    data = bytes(range(10))
+    assert b"".join(frames(data, 3)) == data and [len(f) for f in frames(data, 3)] == [3, 3, 3, 1]
+    with pytest.raises(ValueError):
+        list(frames(data, 0))
+
+
+def test_malloc_tuning_applies_on_glibc():
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt thresholds are glibc's")
+    assert tune_malloc() is True
