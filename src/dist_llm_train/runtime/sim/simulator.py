@@ -163,6 +163,10 @@ class Simulator:
         if self.log is not None:
             self.log.write({"t": round(self.now, 9), "event": kind, **fields})
 
+    def _request_time(self, w: int) -> float:
+        """A pull request's trip up to the server (latency and jitter; its bytes are negligible)."""
+        return self.topology[w].transfer_time(0, "up", self.rngs[w])
+
     def _aggregation_time(self, k: int) -> float:
         cost = getattr(self.coord.aggregator, "cost_factor", 1.0)
         return cost * k * self.server.numel * 4 / SERVER_BYTES_PER_SECOND
@@ -199,7 +203,7 @@ class Simulator:
         t_start = time.perf_counter()
         for w in range(len(self.workers)):
             self.coord.register(w, self.now)
-            self.queue.push(self.now, "pull", w)
+            self.queue.push(self.now + self._request_time(w), "pull", w)
         if self.resumed_from_step is None or not self.curve or self.curve[-1]["step"] != self.server.version:
             self._eval_point()
         stopped_by = "events_exhausted"
@@ -280,7 +284,7 @@ class Simulator:
                 raise RuntimeError(
                     "training stalled: workers keep producing non-finite updates (diverged); lower the learning "
                     "rate or enable clipping (worker.clip_norm)")
-            self.queue.push(self.now + t_down + t_compute, "pull", w)
+            self.queue.push(self.now + t_down + t_compute + self._request_time(w), "pull", w)
             return
         enc = worker.encoder.encode(update)
         self.wall["encode"] += time.perf_counter() - t1
@@ -335,5 +339,9 @@ class Simulator:
             for waiting in self.waiting:
                 self.queue.push(self.now + delay, "pull", waiting)
             self.waiting.clear()
-        self.queue.push(self.now + delay, "pull", w)
+        # the push's reply travels back, then the worker's next pull request travels up: every call
+        # of the real runtime is a request and a reply, so a round pays the latency both ways twice
+        # (waiting workers are already parked at the server in a long poll and pay nothing extra)
+        ack = self.topology[w].transfer_time(0, "down", self.rngs[w])
+        self.queue.push(self.now + delay + ack + self._request_time(w), "pull", w)
         return None
