@@ -75,14 +75,18 @@ class ComposedCodec(Codec):
         return Encoded(spec=self.spec, numel=flat.numel(), payload=memoryview(dst).toreadonly(),
                        meta={"values": vals.numel()})
 
-    def decode(self, enc: Encoded, out: torch.Tensor | None = None) -> torch.Tensor:
+    def _parse(self, enc: Encoded):
+        """(selector plan, decoded values) after every check of the payload's structure."""
         check_spec(enc, self.spec)
         r = PayloadReader(enc.payload, f"{self.spec} payload")
         side = r.take(r.u64())
         plan, n_values = self.selector.parse(side, enc.numel)
         raw = r.take(self.values.payload_nbytes(n_values))
         r.finish()
-        vals = self.values.decode_from(raw, n_values, torch.empty(n_values))
+        return plan, self.values.decode_from(raw, n_values, torch.empty(n_values))
+
+    def decode(self, enc: Encoded, out: torch.Tensor | None = None) -> torch.Tensor:
+        plan, vals = self._parse(enc)
         return self.selector.expand(plan, vals, enc.numel, prepare_out(out, enc.numel))
 
     def decode_sparse(self, enc: Encoded) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -90,13 +94,7 @@ class ComposedCodec(Codec):
         checked index set (top-k); None for the others. Same checks as `decode`."""
         if not getattr(self.selector, "sparse", False):
             return None
-        check_spec(enc, self.spec)
-        r = PayloadReader(enc.payload, f"{self.spec} payload")
-        side = r.take(r.u64())
-        idx, n_values = self.selector.parse(side, enc.numel)
-        raw = r.take(self.values.payload_nbytes(n_values))
-        r.finish()
-        return idx, self.values.decode_from(raw, n_values, torch.empty(n_values))
+        return self._parse(enc)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = {f"selector.{k}": v for k, v in self.selector.state_dict().items()}
