@@ -97,9 +97,10 @@ def gpt2_suite(preset: str) -> Suite:
         # (pairwise cosine 0.04-0.2), so the flipped one was as close to them as they were to each other
         # and 2 of 20 rounds dropped an honest input instead (detection 90%, 2.5% false positives). On
         # the averages honest cosines stay 0.43-0.83 and every round filters exactly the flipper.
-        # beta trades filtering against lag, measured on the quick preset (60 steps, perplexity vs the
-        # baseline's 2649; Byzantine inputs kept of 60): 0.5 -> 2650, 10 kept; 0.7 -> 2562, 5 kept;
-        # 0.8 -> 2686 (+1.4%), 0 kept; 0.9 -> 3168 (+19.6%), 0 kept.
+        # beta trades filtering against lag, measured on the quick preset (60 steps, 1 thread, perplexity
+        # vs the baseline's 2649; Byzantine inputs kept of 60): 0.5 -> 2650, 10 kept; 0.7 -> 2562, 5 kept;
+        # 0.8 -> 2686 (+1.4%), 0 kept; 0.9 -> 3168 (+19.6%), 0 kept. With 2 threads 0.8 gave +4.6% and
+        # 1 kept: the margin is that small.
         "aggregation": {"rule": "multikrum", "f": 1, "momentum": 0.8},
         "byzantine": {"count": 1, "attack": "sign_flip"},
         "network": {"preset": "custom", "workers": [
