@@ -3,7 +3,8 @@
 The model, shards, codecs, aggregator and optimizer come from the controller's builders, so a run
 means the same thing in the simulator and here. What is added is the runtime's own: the
 ServerCore (membership, checkpoints, validation limits) and the facts a worker checks at
-registration (the parameter layout's hash, the codec specs).
+registration (the parameter layout's hash, the codec specs). The decoders are the compression
+registry's (`make_decoder`, `make_sparse_decoder`), re-exported here for the runtime's callers.
 """
 
 from __future__ import annotations
@@ -16,32 +17,16 @@ from pathlib import Path
 
 import torch
 
+from dist_llm_train.compression.registry import canonical_spec, make_decoder, make_sparse_decoder
 from dist_llm_train.config import RunConfig
 from dist_llm_train.layout import ParamLayout
+
+__all__ = ["ServerParts", "WorkerParts", "build_server_parts", "build_worker_parts", "canonical_spec",
+           "layout_sha256", "make_decoder", "make_sparse_decoder"]
 
 
 def layout_sha256(layout: ParamLayout) -> str:
     return hashlib.sha256(json.dumps(layout.to_json(), separators=(",", ":")).encode()).hexdigest()
-
-
-def codec_spec(spec: str, layout: ParamLayout) -> str:
-    """The canonical spec a codec writes into its envelopes (what the server expects to receive)."""
-    from dist_llm_train.compression import make_codec
-
-    return make_codec(spec, layout=layout).spec
-
-
-def make_decoder(layout: ParamLayout, expected_spec: str | None = None):
-    """Decode pushes of this layout, refusing any codec but the configured one (`expected_spec`)."""
-    from dist_llm_train.compression import make_decoder as decoder_for
-
-    return decoder_for(layout, expected_spec)
-
-
-def make_sparse_decoder(layout: ParamLayout, expected_spec: str | None = None):
-    from dist_llm_train.compression.registry import make_sparse_decoder as sparse_decoder_for
-
-    return sparse_decoder_for(layout, expected_spec)
 
 
 def _build_model(cfg: RunConfig):
@@ -107,8 +92,8 @@ def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, o
         checkpoint_every_steps=ck.every_steps, checkpoint_every_seconds=ck.every_seconds,
         push_rate=rt.push_rate_limit, evaluate=evaluate_fn, eval_every=cfg.eval.every_steps, on_event=on_event,
     )
-    down = codec_spec(cfg.compression.downlink, layout) if downlink is not None else ""
-    return ServerParts(core, layout, codec_spec(cfg.compression.codec, layout), down, resumed_from)
+    down = canonical_spec(cfg.compression.downlink, layout) if downlink is not None else ""
+    return ServerParts(core, layout, canonical_spec(cfg.compression.codec, layout), down, resumed_from)
 
 
 @dataclass
