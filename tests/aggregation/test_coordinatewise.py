@@ -69,3 +69,23 @@ def test_compiled_kernel_matches_eager(stat):
     assert torch.allclose(out_c, out_e, atol=1e-6)
     # both count kept values on a 1/64 sample of columns (d > 1M); the eager tail adds its own sample
     assert torch.allclose(kept_c, kept_e, atol=0.01)
+
+
+@pytest.mark.slow
+def test_compiled_kernel_on_a_row_subset_reads_rows_in_place_and_reports_its_nonfinite_rows():
+    # prepare: 9 rows of which 7 are chosen; a NaN in an unchosen row, then in a chosen one
+    stat = ColumnStat("window", 7, 2)
+    rows = [0, 1, 3, 4, 5, 7, 8]
+    x = torch.randn(9, coordinatewise.COMPILED_CHUNK + 500, generator=torch.Generator().manual_seed(3))
+    x[2, 10] = float("nan")
+    # execute
+    out_c, kept_c, kernel = CoordinatewiseRunner("compiled")(x, stat, rows=rows)
+    out_e, kept_e, _ = CoordinatewiseRunner("eager")(x[rows], stat)
+    # assert: same statistic as on the copied rows; the unchosen NaN row does not matter
+    assert kernel == "compiled"
+    assert torch.allclose(out_c, out_e, atol=1e-6)
+    assert torch.allclose(kept_c, kept_e, atol=0.01)
+    x[4, 20] = float("inf")
+    with pytest.raises(NonFiniteRows) as exc:
+        CoordinatewiseRunner("compiled")(x, stat, rows=rows)
+    assert exc.value.rows == [4]

@@ -28,6 +28,17 @@ def test_gram_matrix_equals_product():
     assert torch.allclose(gram_matrix(x, chunk=700), (x.double() @ x.double().T), rtol=1e-5)
 
 
+def test_batched_gram_with_remainder_and_strided_input_equal_product():
+    # prepare: two whole batches of 3 chunks of 128 columns, then a ragged remainder
+    x = torch.randn(6, 2 * 3 * 128 + 301, generator=torch.Generator().manual_seed(2))
+    ref = x.double() @ x.double().T
+    # execute / assert: the batched path, and a column-strided view that must take the plain path
+    assert torch.allclose(gram_matrix(x, chunk=128, batch=3), ref, rtol=1e-5)
+    xt = x.T.contiguous().T  # same values, column stride 1 is gone
+    assert xt.stride(1) != 1
+    assert torch.allclose(gram_matrix(xt, chunk=128, batch=3), ref, rtol=1e-5)
+
+
 def test_distances_to_point_and_norms():
     x = torch.randn(5, 2500)
     v = torch.randn(2500)

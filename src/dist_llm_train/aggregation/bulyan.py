@@ -50,7 +50,7 @@ class Bulyan(Aggregator):
         theta = n - 2 * f
         chosen = sorted(recursive_krum(pairwise_sq_distances(x), f, theta))
         stat = ColumnStat("window", theta, 2 * f)
-        out, kept, kernel = self.runner(x, stat, rows=chosen)
+        out, kept, kernel = self.runner(x, stat, rows=chosen, finite_checked=True)  # the Gram checked every row
         trust = torch.zeros(n)
         trust[chosen] = trust_from_kept(kept, stat.kept_per_coordinate, theta)
         return Aggregate(out, trust, {"selected": chosen, "theta": theta, "beta": theta - 2 * f, "kernel": kernel})

@@ -3,8 +3,11 @@
 Krum-style rules need all n^2 squared distances. One Gram matrix G = X X^T gives them all
 (|xi - xj|^2 = Gii + Gjj - 2 Gij) in a single pass over the data, where cdist or n^2 row
 differences make n passes. The Gram product is taken over column chunks small enough to stay in
-cache (skinny [n, c] x [c, n] products in one call are several times slower here) and each chunk's
-fp32 product is accumulated in fp64, so rounding does not grow with d.
+cache (skinny [n, c] x [c, n] products in one call are several times slower here), GRAM_BATCH
+chunks at a time as one batched product: a lone skinny product runs on one core whatever the
+thread setting, while bmm splits the batch across cores (on 124M x 10 rows, 2 cores: 0.27 s, about
+one plain mean, against 0.66-0.96 s for a loop of torch.mm). Each chunk's fp32 product is
+accumulated in fp64, so rounding does not grow with d.
 """
 
 from __future__ import annotations
@@ -13,16 +16,26 @@ import torch
 
 from dist_llm_train.aggregation.base import raise_if_nonfinite
 
-GRAM_CHUNK = 1 << 16
+GRAM_CHUNK = 1 << 12
+GRAM_BATCH = 256
 ROW_CHUNK = 1 << 20
+DIST_CHUNK = 1 << 18
 
 
-def gram_matrix(x: torch.Tensor, chunk: int = GRAM_CHUNK) -> torch.Tensor:
+def gram_matrix(x: torch.Tensor, chunk: int = GRAM_CHUNK, batch: int = GRAM_BATCH) -> torch.Tensor:
     """X X^T as an [n, n] float64 tensor. Raises NonFiniteRows if a row holds NaN or Inf."""
     n, d = x.shape
     g = torch.zeros(n, n, dtype=torch.float64)
+    step = chunk * batch
+    whole = d - d % step if x.stride(1) == 1 else 0  # the batched view needs contiguous rows
+    if whole:
+        parts = torch.empty(batch, n, n, dtype=x.dtype)
+        for s in range(0, whole, step):
+            xb = x[:, s : s + step].view(n, batch, chunk).transpose(0, 1)  # [batch, n, chunk], no copy
+            torch.bmm(xb, xb.transpose(1, 2), out=parts)
+            g += parts.sum(dim=0, dtype=torch.float64)
     part = torch.empty(n, n, dtype=x.dtype)
-    for s in range(0, d, chunk):
+    for s in range(whole, d, chunk):
         xc = x[:, s : s + chunk]
         torch.mm(xc, xc.t(), out=part)
         g += part
@@ -42,11 +55,13 @@ def pairwise_sq_distances(x: torch.Tensor, chunk: int = GRAM_CHUNK) -> torch.Ten
     return sq_distances_from_gram(gram_matrix(x, chunk))
 
 
-def distances_to(x: torch.Tensor, v: torch.Tensor, chunk: int = ROW_CHUNK) -> torch.Tensor:
+def distances_to(x: torch.Tensor, v: torch.Tensor, chunk: int = DIST_CHUNK) -> torch.Tensor:
     """|x_i - v| for every row, as float64 [n]. Raises NonFiniteRows if a row holds NaN or Inf.
 
     Computed from explicit differences (not from Gram terms) because rules iterate v towards the
-    rows, where |x|^2 - 2 x.v + |v|^2 would cancel catastrophically.
+    rows, where |x|^2 - 2 x.v + |v|^2 would cancel catastrophically. Per chunk: one subtraction
+    into a reused buffer and one norm reduction (a separate square and sum was a third pass: 1.2-1.8 s
+    against 0.58 s on 124M x 10 rows); chunks of DIST_CHUNK keep the buffer near cache.
     """
     n, d = x.shape
     acc = torch.zeros(n, dtype=torch.float64)
@@ -55,8 +70,7 @@ def distances_to(x: torch.Tensor, v: torch.Tensor, chunk: int = ROW_CHUNK) -> to
         e = min(d, s + chunk)
         b = buf[:, : e - s]
         torch.sub(x[:, s:e], v[s:e], out=b)
-        b.mul_(b)
-        acc += b.sum(dim=1, dtype=torch.float64)
+        acc += torch.linalg.vector_norm(b, dim=1).double().square_()
     raise_if_nonfinite(x, acc)
     return acc.sqrt_()
 
