@@ -123,8 +123,8 @@ def markdown(res: dict) -> str:
         for r in (r for r in res["rows"] if r["n"] == n):
             met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
             lines.append(f"| {r['rule']} | {'-' if r['f'] is None else r['f']} | {_num(r['seconds'], 3)} | "
-                         f"{_num(r['x_mean'], 2)} | {_num(r['x_gram'], 2)} | {_num(r.get('x_bgram'), 2)} | {r['target'] or ''} | {met} | "
-                         f"{r['notes']} |")
+                         f"{_num(r['x_mean'], 2)} | {_num(r['x_gram'], 2)} | {_num(r.get('x_bgram'), 2)} | "
+                         f"{r['target'] or ''} | {met} | {r['notes']} |")
         lines.append("")
     return "\n".join(lines)
 
