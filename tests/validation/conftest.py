@@ -103,3 +103,9 @@ def baseline() -> RunResult:
 @pytest.fixture
 def experimental() -> RunResult:
     return experimental_run()
+
+
+@pytest.fixture
+def run_builder():
+    """build_run, for tests that need a run of their own shape."""
+    return build_run

@@ -87,6 +87,27 @@ def test_bytes_per_worker_hour_and_projection(baseline, experimental):
     assert proj.measured == pytest.approx(2.2e-5 * 1000) and not proj.passed
 
 
+def test_projection_scales_bytes_and_the_slowest_workers_own_time(baseline, run_builder):
+    # prepare: two workers over 8 Mbps (1 MB/s) links, 100 s of virtual time; worker 1 moved 30 MB
+    # (30 s of serialization) and computed for 20 s, worker 0 moved 10 MB and computed for 5 s
+    curve = [(0, 0, 0.0, 0, 0, 5.0), (10, 80, 100.0, 20_000_000, 20_000_000, 4.0)]
+    workers = [{"submitted": 10, "accepted": 10, "bytes_up": 5_000_000, "bytes_down": 5_000_000, "compute_time": 5.0},
+               {"submitted": 10, "accepted": 10, "bytes_up": 15_000_000, "bytes_down": 15_000_000,
+                "compute_time": 20.0}]
+    run = run_builder("wan", curve, workers, num_params=1_000_000)
+    run.config["network"] = {"preset": "custom", "workers": [{"name": "w", "bandwidth": 8.0, "latency": 10.0,
+                                                              "count": 2}]}
+    # execute: 10x the parameters
+    item = ck.bytes_per_worker_hour_projected_below(baseline, run, params=10_000_000, threshold_gb=10)
+    # assert: the run lasts at least 10 x (20 + 30) = 500 s, so worker 1 moves 300 MB in 500 s
+    assert item.inputs["projected_virtual_time"] == pytest.approx(500.0)
+    assert item.measured == pytest.approx(0.3 / (500 / 3600))
+    # without a rebuildable topology the bound holds the step rate: 300 MB in 100 s
+    del run.config["network"]
+    held = ck.bytes_per_worker_hour_projected_below(baseline, run, params=10_000_000, threshold_gb=10)
+    assert held.measured == pytest.approx(0.3 / (100 / 3600)) and "held fixed" in held.detail
+
+
 def test_byzantine_filtering(baseline, experimental):
     det, fp = ck.byzantine_filtered(baseline, experimental, threshold=0.8, max_false_positive_rate=0.05)
     assert det.measured == pytest.approx(4 / 5) and det.passed

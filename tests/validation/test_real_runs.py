@@ -7,8 +7,10 @@ import math
 import matplotlib.image as mpimg
 import pytest
 
+from dist_llm_train.config.schema import NetworkConfig
 from dist_llm_train.controller.main_controller import MainController
 from dist_llm_train.controller.run_result import RunResult
+from dist_llm_train.network import build_topology
 from dist_llm_train.validation.assemble import assemble_report
 from dist_llm_train.validation.results import load_results
 
@@ -99,7 +101,14 @@ def test_checklist_numbers_are_the_runs_numbers(validated):
     assert item("Honest false-positive")["measured"] == pytest.approx(flt["false_positive_rate"])
     rate = max(w["bytes_up"] + w["bytes_down"] for w in e.summary["workers"]) / 1e9 / (e.virtual_time / 3600)
     assert item("Bandwidth per worker <")["measured"] == pytest.approx(rate)
-    assert item("Bandwidth per worker projected")["measured"] == pytest.approx(rate * 355_000_000 / e.num_params)
+    # projected: bytes x s over at least the run's time and any worker's compute + serialization x s
+    s = 355_000_000 / e.num_params
+    links = build_topology(NetworkConfig.model_validate(e.config["network"]))
+    busy = max(w["compute_time"] + (w["bytes_up"] * 8 / links[w["worker_id"]].bandwidth_up
+                                    + w["bytes_down"] * 8 / links[w["worker_id"]].bandwidth_down) / 1e6
+               for w in e.summary["workers"])
+    t_proj = max(e.virtual_time, s * busy)
+    assert item("Bandwidth per worker projected")["measured"] == pytest.approx(rate * s * e.virtual_time / t_proj)
     steps = item("Server steps to the target")
     assert steps["inputs"]["target_loss"] == pytest.approx(b.final["loss"] * 1.02)
     if steps["measured"] is not None:

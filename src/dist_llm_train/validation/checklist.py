@@ -229,21 +229,72 @@ def bytes_per_worker_hour_below(baseline: RunResult, experimental: RunResult, th
                  {"per_worker_gb_per_hour": rates, "virtual_time": experimental.virtual_time})
 
 
+def _serialization_seconds(run: RunResult) -> list[float] | None:
+    """Per worker, the seconds its links spent serializing the bytes it moved (bytes / bandwidth,
+    inflated by loss): the part of its transfer time that grows with the message size. None when
+    the run's topology cannot be rebuilt from its config."""
+    from dist_llm_train.config.schema import NetworkConfig
+    from dist_llm_train.network import build_topology
+
+    if not isinstance(run.config, Mapping) or "network" not in run.config:
+        return None
+    try:
+        topo = build_topology(NetworkConfig.model_validate(run.config["network"]))
+    except Exception:  # an old or hand-edited record: the projection falls back to the fixed-rate bound
+        return None
+    rows = fig.workers(run)
+    if len(topo) != len(rows):
+        return None
+    out = []
+    for w in rows:
+        i = int(w["worker_id"])
+        if i >= len(topo):
+            return None
+        link = topo[i]
+        up = w["bytes_up"] * 8.0 / (link.bandwidth_up * 1e6)
+        down = w["bytes_down"] * 8.0 / (link.bandwidth_down * 1e6)
+        out.append((up + down) / (1.0 - link.loss))
+    return out
+
+
 def bytes_per_worker_hour_projected_below(baseline: RunResult, experimental: RunResult, params: int,
                                           threshold_gb: float = 10.0, inclusive: bool = False) -> ChecklistItem:
-    """The measured busiest-worker GB/h scaled to a model of `params` parameters: x params / num_params.
+    """The busiest worker's GB per virtual hour for the same run with a model of `params` parameters.
 
-    For a fixed codec ratio the bytes of every message grow linearly with the parameter count. The
-    step rate is held fixed, which over-states the rate of a larger (slower-stepping) model: the
-    projection is an upper bound."""
-    known = [r for r in fig.worker_gb_per_hour(experimental) if r is not None]
-    measured_rate = max(known) if known else None
+    With the codec's ratio fixed every message grows by s = params / num_params, and so do each
+    worker's compute time (about 6 x parameters FLOPs per token) and its links' serialization time;
+    latency and waiting do not grow. The same run at the larger size moves s times the bytes and
+    lasts at least as long as the measured run and at least as long as any one worker's own scaled
+    compute and serialization (each worker does its pulls, steps and pushes one after another):
+    T' = max(T, max_v s * (compute_v + serialization_v)). Bytes x s / T' is then an upper bound on
+    the rate (the true T' also pays the latencies and the waiting for the slowest). Without a
+    rebuildable topology the bound falls back to T' = T (the step rate held fixed)."""
+    rows = fig.workers(experimental)
+    hours = fig.virtual_hours(experimental)
+    if not rows or hours <= 0:
+        return _item(f"Bandwidth per worker projected to {params / 1e6:g}M parameters {_below(inclusive)} "
+                     f"{threshold_gb:g} GB per hour", None, _below(inclusive), threshold_gb, "GB/h",
+                     "no virtual time elapsed", {"params": params})
     scale = params / experimental.num_params
-    projected = None if measured_rate is None else measured_rate * scale
+    serial = _serialization_seconds(experimental)
+    t = experimental.virtual_time
+    if serial is None:
+        t_scaled, how = t, "step rate held fixed (topology not rebuildable)"
+    else:
+        busiest_busy = max(scale * (float(w.get("compute_time", 0.0)) + sv) for w, sv in zip(rows, serial))
+        t_scaled = max(t, busiest_busy)
+        how = (f"virtual time {t:.4g} s -> at least {t_scaled:.4g} s (the longest worker's compute + serialization "
+               f"x {scale:.4g})")
+    rates = [(w["bytes_up"] + w["bytes_down"]) * scale / fig.GB / (t_scaled / fig.HOUR) for w in rows]
+    measured = [r for r in fig.worker_gb_per_hour(experimental) if r is not None]
+    projected = max(rates)
     return _item(f"Bandwidth per worker projected to {params / 1e6:g}M parameters {_below(inclusive)} "
                  f"{threshold_gb:g} GB per hour", projected, _below(inclusive), threshold_gb, "GB/h",
-                 f"measured {_fmt(measured_rate)} GB/h at {experimental.num_params} parameters x {scale:.4g}",
-                 {"measured_gb_per_hour": measured_rate, "num_params": experimental.num_params, "params": params})
+                 f"measured {_fmt(max(measured) if measured else None)} GB/h at {experimental.num_params} "
+                 f"parameters; bytes x {scale:.4g}, {how} (an upper bound)",
+                 {"measured_gb_per_hour": max(measured) if measured else None, "num_params": experimental.num_params,
+                  "params": params, "virtual_time": t, "projected_virtual_time": t_scaled,
+                  "per_worker_projected_gb_per_hour": rates})
 
 
 # -- Byzantine filtering --------------------------------------------------------------------------
