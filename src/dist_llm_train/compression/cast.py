@@ -29,6 +29,7 @@ class CastCodec(DenseCodec):
         self.dtype = dtype
         self.name = "fp16" if dtype == torch.float16 else "bf16"
         self._limit = _LIMITS[dtype]
+        self.item_bytes = 2
 
     @property
     def spec(self) -> str:
@@ -48,9 +49,12 @@ class CastCodec(DenseCodec):
                 src = src.clamp(-self._limit, self._limit)
             half[a:b].copy_(src)
 
+    def decode_items(self, payload: memoryview, out: torch.Tensor) -> None:
+        out.copy_(readonly_tensor(payload, self.dtype, out.numel()))
+
     def decode_from(self, payload: memoryview, n: int, out: torch.Tensor) -> torch.Tensor:
         half = readonly_tensor(payload, self.dtype, n)
         for a, b in chunks(n):
             out[a:b].copy_(half[a:b])
-            check_finite(out[a:b], f"{self.name} payload")
+            check_finite(out[a:b], self.payload_what)
         return out

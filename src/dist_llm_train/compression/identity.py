@@ -17,6 +17,8 @@ from dist_llm_train.compression.wire import check_finite, chunks, finite_range, 
 
 class IdentityCodec(DenseCodec):
     name = "none"
+    item_bytes = 4
+    payload_what = "fp32 payload"
 
     @property
     def spec(self) -> str:
@@ -33,9 +35,12 @@ class IdentityCodec(DenseCodec):
                 raise ValueError("none: the vector to encode contains NaN or Inf")
             dense[a:b].copy_(values[a:b])
 
+    def decode_items(self, payload: memoryview, out: torch.Tensor) -> None:
+        out.copy_(readonly_tensor(payload, torch.float32, out.numel()))
+
     def decode_from(self, payload: memoryview, n: int, out: torch.Tensor) -> torch.Tensor:
         src = readonly_tensor(payload, torch.float32, n)
         for a, b in chunks(n):
             out[a:b].copy_(src[a:b])
-            check_finite(out[a:b], "fp32 payload")
+            check_finite(out[a:b], self.payload_what)
         return out

@@ -80,3 +80,14 @@ def test_malloc_tuning_applies_on_glibc():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt thresholds are glibc's")
     assert tune_malloc() is True
+
+
+def test_try_lease_never_waits_and_gives_its_slot_back():
+    slots = TensorSlots(numel=4, slots=1)
+    with slots.try_lease() as a:
+        assert a is not None and a.numel() == 4
+        with slots.try_lease() as b:
+            assert b is None, "the only slot is taken: no waiting, no second vector"
+    with slots.try_lease() as c:
+        assert c is a, "the slot came back and its vector is reused"
+    assert slots.allocated == 1
