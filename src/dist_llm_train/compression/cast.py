@@ -29,7 +29,7 @@ class CastCodec(DenseCodec):
         self.dtype = dtype
         self.name = "fp16" if dtype == torch.float16 else "bf16"
         self._limit = _LIMITS[dtype]
-        self.item_bytes = 2
+        self.item_dtype = dtype
 
     @property
     def spec(self) -> str:
@@ -48,9 +48,6 @@ class CastCodec(DenseCodec):
             if lo < -self._limit or hi > self._limit:
                 src = src.clamp(-self._limit, self._limit)
             half[a:b].copy_(src)
-
-    def decode_items(self, payload: memoryview, out: torch.Tensor) -> None:
-        out.copy_(readonly_tensor(payload, self.dtype, out.numel()))
 
     def decode_from(self, payload: memoryview, n: int, out: torch.Tensor) -> torch.Tensor:
         half = readonly_tensor(payload, self.dtype, n)

@@ -17,7 +17,7 @@ from dist_llm_train.compression.wire import check_finite, chunks, finite_range, 
 
 class IdentityCodec(DenseCodec):
     name = "none"
-    item_bytes = 4
+    item_dtype = torch.float32
     payload_what = "fp32 payload"
 
     @property
@@ -34,9 +34,6 @@ class IdentityCodec(DenseCodec):
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise ValueError("none: the vector to encode contains NaN or Inf")
             dense[a:b].copy_(values[a:b])
-
-    def decode_items(self, payload: memoryview, out: torch.Tensor) -> None:
-        out.copy_(readonly_tensor(payload, torch.float32, out.numel()))
 
     def decode_from(self, payload: memoryview, n: int, out: torch.Tensor) -> torch.Tensor:
         src = readonly_tensor(payload, torch.float32, n)

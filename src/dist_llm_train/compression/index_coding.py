@@ -111,7 +111,10 @@ def decode_indices(r: PayloadReader, d: int) -> torch.Tensor:
     # float64 first
     if d >= _EXACT_SUM_LIMIT and float(gaps.to(torch.float64).sum()) + k > d + 1:
         raise DecodeError("sparse indices run past the end of the vector")
-    idx = gaps.add_(1).cumsum_(0).sub_(1)  # i_j = sum(g_0..g_j) + j, in place
+    # i_j = sum(g_t + 1 for t <= j) - 1: add 1 to every gap but the first, then one in-place cumsum
+    gaps.add_(1)
+    gaps[0] -= 1
+    idx = gaps.cumsum_(0)
     if int(idx[-1]) >= d:
         raise DecodeError(f"sparse index {int(idx[-1])} is out of range for a vector of {d}")
     return idx

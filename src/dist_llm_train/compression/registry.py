@@ -181,7 +181,7 @@ def stream_decoder(head: bytes | memoryview, expected_numel: int, out: torch.Ten
         codec = _codec_for_spec(spec, layout, expected_spec)
     except DecodeError:
         return None
-    if not isinstance(codec, DenseCodec) or codec.item_bytes is None or paylen != codec.payload_nbytes(numel):
+    if not isinstance(codec, DenseCodec) or codec.item_dtype is None or paylen != codec.payload_nbytes(numel):
         return None
     return StreamDecoder(codec, numel, out, base=base), head_len
 

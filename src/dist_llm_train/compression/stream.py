@@ -3,7 +3,7 @@
 A 124M-entry fp16 message is 249 MB. Received whole, it is copied frame by frame into a buffer and
 then decoded in a second pass over all of it (and checked in a third); the fp32 result is written
 long after the first bytes arrived. The elementwise codecs (`none`, `fp16`, `bf16`: each entry is
-encoded on its own, `DenseCodec.item_bytes` set) need no such buffer: every arriving frame can be
+encoded on its own as a plain float, `DenseCodec.item_dtype` set) need no such buffer: every arriving frame can be
 converted straight into its slice of the fp32 target and checked while that slice is still in
 cache, and the conversion overlaps the network receiving the next frames. Nothing is skipped: the
 envelope head is parsed and checked (magic, version, spec, sizes) before the first payload byte
@@ -24,6 +24,7 @@ import torch
 
 from dist_llm_train.compression.base import Encoded
 from dist_llm_train.compression.dense import DenseCodec
+from dist_llm_train.compression.wire import readonly_tensor
 from dist_llm_train.errors import DecodeError
 
 #: entries per step inside one frame: conversion, check and add share the cache (4 MiB frames are
@@ -82,7 +83,7 @@ class StreamDecoder:
 
     def __init__(self, codec: DenseCodec, numel: int, out: torch.Tensor, base: torch.Tensor | None = None,
                  check_finite: bool = True):
-        if codec.item_bytes is None:
+        if codec.item_dtype is None:
             raise ValueError(f"{codec.spec} is not an elementwise codec: it cannot be decoded frame by frame")
         for name, t in (("out", out), ("base", base)):
             if t is not None and (t.dtype != torch.float32 or t.dim() != 1 or t.numel() != numel
@@ -127,11 +128,11 @@ class StreamDecoder:
         self.pos += count
         if self.bad:
             return
-        item = self.item
+        src = readonly_tensor(payload, self.codec.item_dtype, count)  # one zero-copy view per frame
         for s in range(0, count, STEP):
             m = min(STEP, count - s)
             dst = self.out[a + s : a + s + m]
-            self.codec.decode_items(payload[s * item : (s + m) * item], dst)
+            dst.copy_(src[s : s + m])  # the codec's decode: a cast to fp32 (exact for fp16 and bf16)
             if self.check and not _finite(dst):
                 self.bad = True
                 return
