@@ -219,8 +219,7 @@ class WorkerClient:
 
         def stream():
             yield header.SerializeToString()
-            for part in parts:
-                yield from frames(part, chunk_bytes)
+            yield from frames(parts, chunk_bytes)
 
         reply = self._retry("push", lambda: self._calls["Push"](stream(), metadata=self.metadata(),
                                                                timeout=self.timeout))

@@ -31,6 +31,7 @@ from dist_llm_train.runtime.grpc.wire import (
     METHODS,
     SERVICE,
     deserializer,
+    frames,
     serializer,
     server_options,
     tune_malloc,
@@ -94,11 +95,7 @@ class ParameterServerService:
             self._refuse(context, wid, rej)
         try:
             yield payload.header.SerializeToString()
-            step = self.chunk_bytes
-            for part in payload.parts or ():
-                view = memoryview(part).cast("B")
-                for start in range(0, len(view), step):  # gRPC sends bytes: one copy per slice
-                    yield bytes(view[start : start + step])
+            yield from frames(list(payload.parts or ()), self.chunk_bytes)  # one copy per frame
         finally:  # also when the client goes away mid-stream (the generator is closed)
             payload.close()
 
