@@ -60,3 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":  # `python -m dist_llm_train.cli ...` as well as `python -m dist_llm_train ...`
+    raise SystemExit(main())

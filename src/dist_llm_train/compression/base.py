@@ -66,18 +66,19 @@ class Encoded:
     def to_bytes(self) -> bytes:
         return b"".join((self.head(), self.payload))
 
-    @classmethod
-    def from_bytes(cls, data: bytes | bytearray | memoryview, expected_numel: int | None = None) -> Encoded:
-        """Parse and check the envelope (not the payload: the codec's decode checks that).
+    @staticmethod
+    def read_head(data: bytes | bytearray | memoryview,
+                  expected_numel: int | None = None) -> tuple[str, int, int, int] | None:
+        """Parse and check the envelope up to the payload: (spec, numel, payload length, head length).
 
-        The payload is a zero-copy view of `data` (a 124M-entry message is hundreds of MB), so the
-        result is valid only while `data` is alive and unchanged.
+        None when `data` ends before the head does (a receiver holding only the first frames of a
+        stream asks again with more); DecodeError for a head that is wrong whatever follows it.
         """
         buf = memoryview(data)
         if buf.format != "B" or buf.ndim != 1:
             buf = buf.cast("B")
         if len(buf) < _HEAD.size:
-            raise DecodeError(f"message truncated: {len(buf)} bytes, the header alone needs {_HEAD.size}")
+            return None
         magic, version, speclen = _HEAD.unpack_from(buf, 0)
         if magic != MAGIC:
             raise DecodeError(f"not an encoded update: magic {bytes(magic)!r}, expected {MAGIC!r}")
@@ -85,7 +86,7 @@ class Encoded:
             raise DecodeError(f"wire format version {version} is not supported (this build reads {WIRE_VERSION})")
         pos = _HEAD.size
         if len(buf) < pos + speclen + _SIZES.size:
-            raise DecodeError("message truncated inside the header")
+            return None
         try:
             spec = bytes(buf[pos : pos + speclen]).decode("ascii")
         except UnicodeDecodeError as exc:
@@ -97,9 +98,35 @@ class Encoded:
             raise DecodeError(f"header claims {numel} elements, more than any model this server accepts")
         if expected_numel is not None and numel != expected_numel:
             raise DecodeError(f"message is for a vector of {numel} elements, the model has {expected_numel}")
+        return spec, int(numel), int(paylen), pos
+
+    @staticmethod
+    def head_length(prefix: bytes | bytearray | memoryview) -> int | None:
+        """How long the envelope head is, from its first 6 bytes (None: fewer bytes than that)."""
+        buf = memoryview(prefix).cast("B")
+        if len(buf) < _HEAD.size:
+            return None
+        return _HEAD.size + buf[_HEAD.size - 1] + _SIZES.size
+
+    @classmethod
+    def from_bytes(cls, data: bytes | bytearray | memoryview, expected_numel: int | None = None) -> Encoded:
+        """Parse and check the envelope (not the payload: the codec's decode checks that).
+
+        The payload is a zero-copy view of `data` (a 124M-entry message is hundreds of MB), so the
+        result is valid only while `data` is alive and unchanged.
+        """
+        buf = memoryview(data)
+        if buf.format != "B" or buf.ndim != 1:
+            buf = buf.cast("B")
+        head = cls.read_head(buf, expected_numel)
+        if head is None:
+            if len(buf) < _HEAD.size:
+                raise DecodeError(f"message truncated: {len(buf)} bytes, the header alone needs {_HEAD.size}")
+            raise DecodeError("message truncated inside the header")
+        spec, numel, paylen, pos = head
         if len(buf) - pos != paylen:
             raise DecodeError(f"payload length is {len(buf) - pos} bytes, the header says {paylen}")
-        return cls(spec=spec, numel=int(numel), payload=buf[pos:].toreadonly())
+        return cls(spec=spec, numel=numel, payload=buf[pos:].toreadonly())
 
 
 class Codec(ABC):

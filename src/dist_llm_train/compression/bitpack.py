@@ -4,8 +4,10 @@ QSGD levels, delta-coded sparse indices and sign bits all need "n codes of w bit
 bytes". Code i occupies bits [i*w, (i+1)*w) of the stream, least significant bit first, so any
 run of codes whose start is a multiple of 8 begins on a byte boundary: callers may pack a long
 vector chunk by chunk (chunks of a multiple of 8 codes) and get the same bytes as one call.
-Whole-byte widths are plain little-endian integers; the others go through numpy's C bit
-(un)packers on a bit matrix, processed in bounded chunks so memory stays small.
+Whole-byte widths are plain little-endian integers. Packing the others goes through numpy's C
+bit packers on a bit matrix (bounded chunks, so memory stays small). Unpacking reads each code
+from an unaligned little-endian word instead (see `_unpack_windows`): the bit matrix spends a byte
+per bit, 8x the data, and was most of the time a top-k push spent decoding its index gaps.
 """
 
 from __future__ import annotations
@@ -99,13 +101,43 @@ def unpack(buf: bytes | memoryview | np.ndarray, n: int, width: int) -> torch.Te
         per, mask = 8 // width, np.uint8((1 << width) - 1)
         parts = [(src >> np.uint8(width * i)) & mask for i in range(per)]
         return torch.from_numpy(np.stack(parts, axis=1).reshape(-1)[:n].copy())
-    res = np.empty((n, cb), dtype=np.uint8)
-    for a in range(0, n, _CHUNK):
-        b = min(n, a + _CHUNK)
-        lo = a * width // 8
-        bits = np.unpackbits(src[lo : lo + packed_nbytes(b - a, width)], count=(b - a) * width, bitorder="little")
-        wide = np.zeros((b - a, 8 * cb), dtype=np.uint8)
-        wide[:, :width] = bits.reshape(b - a, width)
-        res[a:b] = np.packbits(wide.reshape(-1), bitorder="little").reshape(b - a, cb)
-    codes = torch.from_numpy(res.view(_NPINT[cb]).reshape(n))
-    return codes if cb == 1 else codes.to(torch.int64)
+    return torch.from_numpy(_unpack_windows(src, n, width))
+
+
+_BLOCKS = 1 << 15  # blocks of 8 codes per step of the window path: its temporaries stay in L2
+
+
+def _unpack_windows(src: np.ndarray, n: int, width: int) -> np.ndarray:
+    """Codes of any width from unaligned little-endian words: uint8 for width <= 8, else int64.
+
+    Eight codes fill exactly `width` bytes, so the stream is a matrix of blocks of `width` bytes
+    and code j of every block starts at the same bit, j * width, of its block. A strided numpy
+    view with a stride of `width` bytes reads, for all blocks at once, the 32-bit (width <= 25)
+    or 64-bit word at byte (j * width) >> 3; shifted right by (j * width) & 7 and masked it is
+    code j. Codes wider than 57 bits can straddle 9 bytes: their top bits come from the next
+    64-bit word. That is 8 vectorised passes over n / 8 words instead of a bit matrix of n * width
+    bytes. The input is copied once into a zero-padded buffer so every window of the last
+    (partial) block stays in bounds; codes past n are read from padding and dropped.
+    """
+    nb = (n + 7) // 8
+    pad = np.zeros(nb * width + 16, dtype=np.uint8)
+    pad[: src.size] = src
+    word, wdt = (np.uint32, np.dtype("<u4")) if width <= 25 else (np.uint64, np.dtype("<u8"))
+    mask = word((1 << width) - 1)
+    out = np.empty((nb, 8), dtype=np.uint8 if width <= 8 else np.int64)
+    step = min(nb, _BLOCKS)
+    rows = np.empty((8, step), dtype=word)
+    for a in range(0, nb, step):
+        m = min(step, nb - a)
+        r = rows[:, :m]
+        base = a * width
+        for j in range(8):
+            byte, shift = divmod(j * width, 8)
+            win = np.ndarray((m,), dtype=wdt, buffer=pad, offset=base + byte, strides=(width,))
+            np.right_shift(win, word(shift), out=r[j])
+            if width + shift > 64:  # only 64-bit words: the code's top bits start the next word
+                hi = np.ndarray((m,), dtype=wdt, buffer=pad, offset=base + byte + 8, strides=(width,))
+                r[j] |= hi << word(64 - shift)
+        r &= mask
+        out[a : a + m] = r.T
+    return out.reshape(-1)[:n]

@@ -29,6 +29,7 @@ class CastCodec(DenseCodec):
         self.dtype = dtype
         self.name = "fp16" if dtype == torch.float16 else "bf16"
         self._limit = _LIMITS[dtype]
+        self.item_dtype = dtype
 
     @property
     def spec(self) -> str:
@@ -52,5 +53,5 @@ class CastCodec(DenseCodec):
         half = readonly_tensor(payload, self.dtype, n)
         for a, b in chunks(n):
             out[a:b].copy_(half[a:b])
-            check_finite(out[a:b], f"{self.name} payload")
+            check_finite(out[a:b], self.payload_what)
         return out

@@ -21,6 +21,20 @@ class DenseCodec(Codec):
     """A codec whose payload size depends only on the number of entries."""
 
     _pool: PayloadPool | None = None
+    #: the wire type of an entry when each entry is encoded on its own as a plain little-endian
+    #: float (fp32, fp16, bf16): such a payload can be decoded frame by frame as it arrives, by a
+    #: cast (compression/stream.py); None for codecs whose entries share state (QSGD's bucket
+    #: norms, sign's scale)
+    item_dtype: torch.dtype | None = None
+
+    @property
+    def item_bytes(self) -> int | None:
+        return None if self.item_dtype is None else torch.empty((), dtype=self.item_dtype).element_size()
+
+    @property
+    def payload_what(self) -> str:
+        """How decode errors name this codec's payload (e.g. "fp16 payload")."""
+        return f"{self.spec} payload"
 
     @abstractmethod
     def payload_nbytes(self, n: int) -> int:

@@ -17,6 +17,8 @@ from dist_llm_train.compression.wire import check_finite, chunks, finite_range, 
 
 class IdentityCodec(DenseCodec):
     name = "none"
+    item_dtype = torch.float32
+    payload_what = "fp32 payload"
 
     @property
     def spec(self) -> str:
@@ -37,5 +39,5 @@ class IdentityCodec(DenseCodec):
         src = readonly_tensor(payload, torch.float32, n)
         for a, b in chunks(n):
             out[a:b].copy_(src[a:b])
-            check_finite(out[a:b], "fp32 payload")
+            check_finite(out[a:b], self.payload_what)
         return out

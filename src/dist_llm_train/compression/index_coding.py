@@ -25,6 +25,8 @@ from dist_llm_train.compression.wire import PayloadReader, pack_u8, pack_u64
 from dist_llm_train.errors import DecodeError
 
 DELTA, BITMAP = 0, 1
+#: vectors shorter than this cannot overflow the int64 running sum of their gaps (2d^2 < 2^63)
+_EXACT_SUM_LIMIT = 1 << 31
 
 
 def escape_width(d: int) -> int:
@@ -92,19 +94,27 @@ def decode_indices(r: PayloadReader, d: int) -> torch.Tensor:
         if n_esc:
             raise DecodeError("escapes present in an empty index block")
         return torch.empty(0, dtype=torch.int64)
-    gaps = bitpack.unpack(codes_raw, k, w).to(torch.int64)
-    escapes = bitpack.unpack(esc_raw, n_esc, we).to(torch.int64)
+    codes = bitpack.unpack(codes_raw, k, w)  # uint8 for w <= 8: the escape count reads 1 byte a code
     esc = (1 << w) - 1
-    big = gaps == esc
-    if int(big.sum()) != n_esc:
-        raise DecodeError(f"index block has {int(big.sum())} escape codes but {n_esc} escapes")
-    if n_esc and (int(escapes.min()) < esc or int(escapes.max()) >= d):
-        raise DecodeError("an escaped index gap is out of range")
-    gaps[big] = escapes
-    # bound the sum in float64 first so the exact int64 cumsum below cannot overflow
-    if float(gaps.to(torch.float64).sum()) + k > d + 1:
+    big = codes == esc
+    n_big = int(torch.count_nonzero(big))
+    if n_big != n_esc:
+        raise DecodeError(f"index block has {n_big} escape codes but {n_esc} escapes")
+    gaps = codes.to(torch.int64)  # a fresh vector either way (unpack's own, or the widened copy)
+    if n_esc:
+        escapes = bitpack.unpack(esc_raw, n_esc, we).to(torch.int64)
+        if int(escapes.min()) < esc or int(escapes.max()) >= d:
+            raise DecodeError("an escaped index gap is out of range")
+        gaps.masked_scatter_(big, escapes)  # the escapes in order, at the escape codes' positions
+    # every gap is < max(2^w, d) <= 2d and k <= d, so below 2^31 entries the exact int64 cumsum
+    # cannot overflow and its last entry is the bound check; above that, bound the sum in
+    # float64 first
+    if d >= _EXACT_SUM_LIMIT and float(gaps.to(torch.float64).sum()) + k > d + 1:
         raise DecodeError("sparse indices run past the end of the vector")
-    idx = torch.cumsum(gaps + 1, 0) - 1
+    # i_j = sum(g_t + 1 for t <= j) - 1: add 1 to every gap but the first, then one in-place cumsum
+    gaps.add_(1)
+    gaps[0] -= 1
+    idx = gaps.cumsum_(0)
     if int(idx[-1]) >= d:
         raise DecodeError(f"sparse index {int(idx[-1])} is out of range for a vector of {d}")
     return idx

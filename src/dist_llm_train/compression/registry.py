@@ -21,6 +21,7 @@ from dist_llm_train.compression.powersgd import PowerSGDSelector
 from dist_llm_train.compression.qsgd import DEFAULT_BUCKET, MAX_LEVELS, QSGDCodec
 from dist_llm_train.compression.randomk import RandomKSelector
 from dist_llm_train.compression.sign import SignCodec
+from dist_llm_train.compression.stream import StreamDecoder
 from dist_llm_train.compression.topk import TopKSelector
 from dist_llm_train.errors import ConfigError, DecodeError
 from dist_llm_train.layout import ParamLayout
@@ -146,16 +147,43 @@ def _codec_for(enc: Encoded, layout: ParamLayout | None, expected_spec: str | No
     """The codec that decodes `enc`, after the checks every decoder makes: the configured codec only
     (when `expected_spec` is given: the header names the codec that rebuilds the decoder, so without
     this check a worker could pick any codec it likes), a valid and canonical spec."""
-    if expected_spec is not None and enc.spec != expected_spec and enc.spec != canonical_spec(expected_spec, layout):
-        raise DecodeError(f"message was encoded with codec {enc.spec!r}, but this run's compression.codec is "
+    return _codec_for_spec(enc.spec, layout, expected_spec)
+
+
+def _codec_for_spec(spec: str, layout: ParamLayout | None, expected_spec: str | None) -> Codec:
+    if expected_spec is not None and spec != expected_spec and spec != canonical_spec(expected_spec, layout):
+        raise DecodeError(f"message was encoded with codec {spec!r}, but this run's compression.codec is "
                           f"{expected_spec!r}: refused")
     try:
-        codec = make_codec(enc.spec, layout=layout)
+        codec = make_codec(spec, layout=layout)
     except CodecSpecError as exc:
         raise DecodeError(f"message header names an invalid codec: {exc}") from None
-    if codec.spec != enc.spec:
-        raise DecodeError(f"message header spec {enc.spec!r} is not canonical (expected {codec.spec!r})")
+    if codec.spec != spec:
+        raise DecodeError(f"message header spec {spec!r} is not canonical (expected {codec.spec!r})")
     return codec
+
+
+def stream_decoder(head: bytes | memoryview, expected_numel: int, out: torch.Tensor,
+                   layout: ParamLayout | None = None, expected_spec: str | None = None,
+                   base: torch.Tensor | None = None) -> tuple[StreamDecoder, int] | None:
+    """A frame-by-frame decoder for the message whose first bytes are `head`, and its head length.
+
+    Only for a head that passes every check `decode_bytes` makes of it (magic, version, valid and
+    canonical spec, the expected codec, the expected size, the exact payload length) and names an
+    elementwise codec (none, fp16, bf16). Anything else is None, never an error: the caller then
+    receives the message whole and `decode_bytes` decodes it, or says precisely what is wrong.
+    """
+    try:
+        parsed = Encoded.read_head(head, expected_numel=expected_numel)
+        if parsed is None:
+            return None
+        spec, numel, paylen, head_len = parsed
+        codec = _codec_for_spec(spec, layout, expected_spec)
+    except DecodeError:
+        return None
+    if not isinstance(codec, DenseCodec) or codec.item_dtype is None or paylen != codec.payload_nbytes(numel):
+        return None
+    return StreamDecoder(codec, numel, out, base=base), head_len
 
 
 def decode_sparse_bytes(data: bytes | bytearray | memoryview, expected_numel: int,
@@ -215,6 +243,17 @@ def make_decoder(layout: ParamLayout, expected_spec: str | None = None):
         return decode_bytes(data, expected_numel=layout.numel, layout=layout, out=out, expected_spec=spec)
 
     return decode
+
+
+def make_stream_decoder(layout: ParamLayout, expected_spec: str | None = None):
+    """Like make_decoder, frame by frame: `decode_stream(head, out)` -> (StreamDecoder, head length)
+    for this layout and the configured codec, or None (then decode the whole message)."""
+    spec = canonical_spec(expected_spec, layout) if expected_spec is not None else None
+
+    def decode_stream(head: bytes | memoryview, out: torch.Tensor):
+        return stream_decoder(head, layout.numel, out, layout=layout, expected_spec=spec)
+
+    return decode_stream
 
 
 def make_sparse_decoder(layout: ParamLayout, expected_spec: str | None = None):

@@ -11,7 +11,12 @@ from dist_llm_train.aggregation import make_aggregator
 from dist_llm_train.compression import make_codec
 from dist_llm_train.config.schema import OptimizerConfig
 from dist_llm_train.layout import ParamLayout
-from dist_llm_train.runtime.grpc.assembly import layout_sha256, make_decoder, make_sparse_decoder
+from dist_llm_train.runtime.grpc.assembly import (
+    layout_sha256,
+    make_decoder,
+    make_sparse_decoder,
+    make_stream_decoder,
+)
 from dist_llm_train.runtime.grpc.auth import Authenticator
 from dist_llm_train.runtime.grpc.client import WorkerClient
 from dist_llm_train.runtime.grpc.membership import LivenessPolicy
@@ -50,7 +55,7 @@ def live_server(tmp_path):
 
     def start(num_workers: int = 3, downlink: str | None = None, credentials=None, push_rate: float = 0.0,
               policy: LivenessPolicy | None = None, max_server_steps: int = 10_000, min_workers: int | None = 1,
-              checkpoints=None, token_ids=None, uplink: str = "none", chunk_bytes: int = 4096,
+              checkpoints=None, token_ids=None, uplink: str = "none", chunk_bytes: int = 4096, stream: bool = True,
               **coord_kw) -> LiveServer:
         model = small_model()
         layout = ParamLayout.from_module(model)
@@ -59,6 +64,7 @@ def live_server(tmp_path):
                              optimizer=OptimizerConfig(name="sgd", lr=0.1), coordinator=coord)
         dl = DownlinkMirror(make_codec(downlink, layout=layout)) if downlink else None
         core = ServerCore(ps, make_decoder(layout), decode_sparse=make_sparse_decoder(layout),
+                          decode_stream=make_stream_decoder(layout) if stream else None,
                           num_workers=num_workers, max_server_steps=max_server_steps, min_workers=min_workers,
                           downlink=dl, push_rate=push_rate, policy=policy, checkpoints=checkpoints)
         store = TokenStore(path=tmp_path / "tokens.json")

@@ -80,3 +80,24 @@ def test_malloc_tuning_applies_on_glibc():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt thresholds are glibc's")
     assert tune_malloc() is True
+
+
+def test_try_lease_never_waits_and_gives_its_slot_back():
+    slots = TensorSlots(numel=4, slots=1)
+    with slots.try_lease() as a:
+        assert a is not None and a.numel() == 4
+        with slots.try_lease() as b:
+            assert b is None, "the only slot is taken: no waiting, no second vector"
+    with slots.try_lease() as c:
+        assert c is a, "the slot came back and its vector is reused"
+    assert slots.allocated == 1
+
+
+def test_frames_over_parts_are_full_frames_spanning_part_boundaries():
+    parts = [b"head", memoryview(bytearray(b"abcdefghij")), b"", b"XYZ"]
+    joined = b"headabcdefghijXYZ"
+    for n in range(1, 20):
+        got = list(frames(parts, n))
+        assert b"".join(got) == joined, n
+        assert all(len(f) == n for f in got[:-1]) and 0 < len(got[-1]) <= n, (n, got)
+    assert list(frames([], 4)) == [] and list(frames([b""], 4)) == []

@@ -37,15 +37,20 @@ def test_a_dense_push_in_many_frames_steps_the_server_exactly(live_server):
     assert torch.equal(dense_from_bytes(got.data, numel), srv.core.server.params)
 
 
-def test_steady_pushes_and_pulls_reuse_their_buffers(live_server):
-    srv = live_server(num_workers=1)
+@pytest.mark.parametrize("stream", [True, False])
+def test_steady_pushes_and_pulls_reuse_their_buffers(live_server, stream):
+    srv = live_server(num_workers=1, stream=stream)
     c = srv.client(0)
     c.register()
     data = make_codec("none").encode(torch.randn(srv.layout.numel) * 1e-3).to_bytes()
     for v in range(4):
         assert c.push(data, base_version=v, n_samples=1).accepted
     core = srv.core
-    assert core.receive_buffers.allocated == 1 and core.decode_slots.allocated == 1
+    if stream:  # decoded frame by frame into one reused slot: no receive buffer at all
+        assert core.stream_slots.allocated == 1
+        assert core.receive_buffers.allocated == 0 and core.decode_slots.allocated == 0
+    else:
+        assert core.receive_buffers.allocated == 1 and core.decode_slots.allocated == 1
     c.pull()
     first = c._recv
     for _ in range(3):

@@ -28,8 +28,9 @@ def _optional_sparse(layout):
 
 
 @st.composite
-def bad_push(draw, good: bytes, numel: int, header_len: int, sparse):
-    """(PushHeader fields, payload bytes, what must be wrong) for one malformed push."""
+def bad_push(draw, good: bytes, numel: int, header_len: int, sparse, item: int = 4, wrong: str = "fp16"):
+    """(PushHeader fields, payload bytes, what must be wrong) for one malformed push of the run's
+    codec (`item` bytes per entry); `wrong` is an elementwise codec the run does not use."""
     kind = draw(st.sampled_from(["truncate", "extend", "header_flip", "nan", "wrong_numel", "random",
                                  "huge_samples", "bad_version", "length_lie", "wrong_codec", "index"]))
     fields = dict(worker_id=0, base_version=0, n_samples=4)
@@ -42,8 +43,8 @@ def bad_push(draw, good: bytes, numel: int, header_len: int, sparse):
         pos = draw(st.integers(0, header_len - 1))
         data[pos] ^= draw(st.integers(1, 255))
     elif kind == "nan":
-        pos = header_len + 4 * draw(st.integers(0, numel - 1))
-        data[pos : pos + 4] = draw(st.sampled_from([NAN, INF]))
+        pos = header_len + item * draw(st.integers(0, numel - 1))
+        data[pos : pos + item] = draw(st.sampled_from([NAN, INF]))[-item:]  # fp16: 0x7fc0 / 0x7f80, NaNs
     elif kind == "wrong_numel":
         other = draw(st.sampled_from([0, 1, numel - 1, numel + 1, 2 * numel]))
         data = bytearray(make_codec("none").encode(torch.zeros(other)).to_bytes())
@@ -56,7 +57,7 @@ def bad_push(draw, good: bytes, numel: int, header_len: int, sparse):
     elif kind == "length_lie":
         fields["total_bytes"] = len(data) + draw(st.sampled_from([-3, 7, 1 << 40]))
     elif kind == "wrong_codec":
-        data = bytearray(make_codec("fp16").encode(torch.zeros(numel)).to_bytes())
+        data = bytearray(make_codec(wrong).encode(torch.zeros(numel)).to_bytes())
     elif kind == "index":
         if sparse is None:
             data = data[:header_len]  # no sparse codec in this build: an empty payload instead
@@ -111,3 +112,40 @@ def test_a_thousand_malformed_pushes_are_refused_and_change_nothing(live_server)
     words = " ".join(refused)
     for phrase in ("truncated", "NaN", "n_samples", "base_version", "total_bytes", "codec"):
         assert phrase in words, phrase
+
+
+def test_malformed_fp16_pushes_in_any_framing_are_refused_and_change_nothing(live_server):
+    """The same hostile pushes for a run whose workers send fp16, which the server decodes frame by
+    frame as they arrive, cut into frames of random lengths (entries and the envelope head split
+    anywhere): the streamed path must refuse what the whole-message path refuses."""
+    srv = live_server(num_workers=1, max_staleness=1000, uplink="fp16")
+    c = srv.client(0)
+    c.register()
+    numel = srv.layout.numel
+    enc = make_codec("fp16").encode(torch.randn(numel))
+    good = enc.to_bytes()
+    before = srv.core.server.params.clone()
+    seen: dict[str, int] = {}
+
+    @settings(max_examples=300, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(bad_push(good, numel, enc.header_bytes, _optional_sparse(srv.layout), item=2, wrong="bf16"),
+           st.integers(1, 5000))
+    def one(case, frame):
+        fields, data, kind = case
+        seen[kind] = seen.get(kind, 0) + 1
+        chunks = [pb.PushHeader(**fields).SerializeToString()]
+        chunks += [data[i : i + frame] for i in range(0, len(data), frame)]
+        try:
+            reply = c.raw_push(chunks, timeout=10)
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (kind, err.code(), err.details())
+            assert err.details(), kind
+            return
+        raise AssertionError(f"a malformed push ({kind}, frames of {frame} bytes) was answered {reply}")
+
+    one()
+    assert len(seen) == 11, seen
+    assert torch.equal(srv.core.server.params, before), "a refused payload changed the parameters"
+    assert srv.core.server.version == 0 and srv.core.coord.stats[0].submitted == 0
+    assert c.push(good, base_version=0, n_samples=4).accepted

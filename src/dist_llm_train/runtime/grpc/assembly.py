@@ -4,7 +4,8 @@ The model, shards, codecs, aggregator and optimizer come from the controller's b
 means the same thing in the simulator and here. What is added is the runtime's own: the
 ServerCore (membership, checkpoints, validation limits) and the facts a worker checks at
 registration (the parameter layout's hash, the codec specs). The decoders are the compression
-registry's (`make_decoder`, `make_sparse_decoder`), re-exported here for the runtime's callers.
+registry's (`make_decoder`, `make_sparse_decoder`, `make_stream_decoder`), re-exported here for the
+runtime's callers.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from pathlib import Path
 
 import torch
 
-from dist_llm_train.compression.registry import canonical_spec, make_decoder, make_sparse_decoder
+from dist_llm_train.compression.registry import (
+    canonical_spec,
+    make_decoder,
+    make_sparse_decoder,
+    make_stream_decoder,
+)
 from dist_llm_train.config import RunConfig
 from dist_llm_train.layout import ParamLayout
 
 __all__ = ["ServerParts", "WorkerParts", "build_server_parts", "build_worker_parts", "canonical_spec",
-           "layout_sha256", "make_decoder", "make_sparse_decoder"]
+           "layout_sha256", "make_decoder", "make_sparse_decoder", "make_stream_decoder"]
 
 
 def layout_sha256(layout: ParamLayout) -> str:
@@ -86,7 +92,8 @@ def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, o
                             startup_grace=rt.startup_grace_seconds)
     core = ServerCore(
         parts.server, make_decoder(layout, cfg.compression.codec),
-        decode_sparse=make_sparse_decoder(layout, cfg.compression.codec), num_workers=n,
+        decode_sparse=make_sparse_decoder(layout, cfg.compression.codec),
+        decode_stream=make_stream_decoder(layout, cfg.compression.codec), num_workers=n,
         max_server_steps=cfg.max_server_steps, policy=policy,
         min_workers=min(rt.min_workers or n, n), downlink=downlink, checkpoints=manager,
         checkpoint_every_steps=ck.every_steps, checkpoint_every_seconds=ck.every_seconds,

@@ -1,16 +1,20 @@
 """Transport benchmark: push and pull over the gRPC service against a raw socket moving the same bytes.
 
-Loopback only, server and client in one process (as the raw socket's two threads are). For dense
-fp16 and top-k 1% it times, repeat by repeat and interleaved with a raw TCP transfer of the same
-number of bytes into a preallocated buffer:
+Loopback only. The server runs in this process and the worker in another one (`--same-process`:
+in this one, the old arrangement), so that each has its own interpreter and GIL as on two
+machines; the raw baseline runs between the same two processes. For dense fp16 and top-k 1% it
+times, repeat by repeat and interleaved with a raw TCP transfer of the same number of bytes into
+a preallocated buffer (each timed on the worker's side, from the first byte sent to the last byte
+or the 1-byte acknowledgement received, as the gRPC call is):
 
-- push: the client streams the envelope, the server receives it into its buffer, validates it and
-  decodes it into its fp32 slot (the *transfer*), then the coordinator admits it and the server
-  steps (the *server step*, timed by the server and reported in the reply, shown apart);
-- pull full fp32: the stream of one version's snapshot into the client's buffer and its copy into
-  the worker's replica;
-- pull delta: the stream of the encoded delta, decoded into a preallocated vector and added to the
-  replica (transfer), after the server encoded it (server encode, from the pull header, apart).
+- push: the worker streams the envelope, the server receives, validates and decodes it into its
+  fp32 slot (the *transfer*; fp16 is decoded frame by frame as it arrives), then the coordinator
+  admits it and the server steps (the *server step*, timed by the server and reported in the
+  reply, shown apart and subtracted);
+- pull full fp32: one version's snapshot streamed into the worker's Replica;
+- pull delta: the encoded delta streamed into the worker's Replica, decoded and added (for fp16
+  frame by frame as replica + delta into the spare vector), after the server encoded it (server
+  encode, from the pull header, shown apart and subtracted).
 
 gRPC/raw is the raw socket's time over the transfer's. Then N client threads in another process
 push top-k updates as fast as the server takes them: server updates per second.
@@ -18,6 +22,7 @@ push top-k updates as fast as the server takes them: server updates per second.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing as mp
 import os
 import socket
@@ -36,6 +41,9 @@ def add_arguments(p) -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--workers", type=int, default=8, help="concurrent pushing clients for updates/s")
     p.add_argument("--seconds", type=float, default=20.0, help="duration of the updates/s measurement")
+    p.add_argument("--same-process", action="store_true",
+                   help="run the worker in the server's process (one GIL for both, as before 2026-12-02)")
+    p.add_argument("--torch-threads", type=int, default=1, help="torch threads per process (1 or 2)")
 
 
 def raw_socket_seconds(nbytes: int, payload: memoryview | None = None, sink: bytearray | None = None) -> float:
@@ -87,7 +95,7 @@ def _start(numel: int, uplink: str, downlink: str | None, workers: int = 9):
     from dist_llm_train.compression import make_codec
     from dist_llm_train.config.schema import OptimizerConfig
     from dist_llm_train.layout import ParamLayout
-    from dist_llm_train.runtime.grpc.assembly import make_decoder, make_sparse_decoder
+    from dist_llm_train.runtime.grpc.assembly import make_decoder, make_sparse_decoder, make_stream_decoder
     from dist_llm_train.runtime.grpc.auth import Authenticator
     from dist_llm_train.runtime.grpc.server_core import ServerCore
     from dist_llm_train.runtime.grpc.service import ParameterServerService, start_server
@@ -101,7 +109,8 @@ def _start(numel: int, uplink: str, downlink: str | None, workers: int = 9):
     ps = ParameterServer(initial_params=torch.randn(numel), layout=layout, optimizer=OptimizerConfig(name="sgd"),
                          coordinator=coord)
     dl = DownlinkMirror(make_codec(downlink, layout=layout)) if downlink else None
-    core = ServerCore(ps, make_decoder(layout), decode_sparse=make_sparse_decoder(layout), num_workers=workers,
+    core = ServerCore(ps, make_decoder(layout), decode_sparse=make_sparse_decoder(layout),
+                      decode_stream=make_stream_decoder(layout), num_workers=workers,
                       max_server_steps=1 << 40, min_workers=1, downlink=dl, push_rate=0)
     store = TokenStore()
     tokens = {w: store.issue(w) for w in range(workers)}
@@ -120,6 +129,154 @@ def _client(port: int, wid: int, token: str):
     return c
 
 
+class BenchWorker:
+    """The worker's side of the benchmark: pushes one encoded update, pulls into a Replica (what a
+    worker does), and moves the same bytes over a raw socket to or from the server's process.
+    Every time is taken here, on the caller's side, as a worker would see it."""
+
+    def __init__(self, port: int, token: str, numel: int, spec: str, threads: int = 1):
+        from dist_llm_train.compression import make_codec
+        from dist_llm_train.layout import ParamLayout
+        from dist_llm_train.runtime.grpc.replica import Replica
+
+        torch.set_num_threads(threads)
+        layout = ParamLayout([("w", (numel,))])
+        self.client = _client(port, 0, token)
+        gen = torch.Generator().manual_seed(0)
+        self.enc = make_codec(spec, layout=layout, seed=0).encode(torch.randn(numel, generator=gen) * 1e-3)
+        self.parts = [self.enc.head(), self.enc.payload]
+        self.replica = Replica(numel, layout)
+        self.sink = bytearray(4 * numel + 4096)
+        self.payload = memoryview(bytearray(b"\x01") * (4 * numel + 4096))
+
+    def push(self, version: int) -> dict:
+        t0 = time.perf_counter()
+        reply = self.client.push(self.parts, version, 1, chunk_bytes=CHUNK)
+        wall = time.perf_counter() - t0
+        return {"wall": wall, "server": reply.step_seconds, "decode": reply.decode_seconds,
+                "bytes": self.enc.wire_bytes, "version": reply.version}
+
+    def pull(self, want_delta: bool, seq: int = 0) -> dict:
+        t0 = time.perf_counter()
+        got = self.client.pull(want_delta=want_delta, replica_seq=seq, into=self.replica)
+        wall = time.perf_counter() - t0
+        return {"wall": wall, "server": got.server_seconds, "decode": got.decode_seconds, "bytes": got.nbytes,
+                "kind": got.kind, "seq": got.replica_seq}
+
+    def digest(self) -> str:
+        return hashlib.blake2b(self.replica.params.numpy().tobytes()).hexdigest()
+
+    def raw(self, direction: str, nbytes: int, port: int) -> float:
+        """Seconds to move nbytes to the server's process ("up": until its 1-byte ack is back)
+        or from it ("down": from a 1-byte request until the last byte is in), as a push or pull."""
+        s = socket.create_connection(("127.0.0.1", port))
+        try:
+            t0 = time.perf_counter()
+            if direction == "up":
+                s.sendall(self.payload[:nbytes])
+                s.recv(1)
+            else:
+                s.sendall(b"?")
+                _recv_exactly(s, memoryview(self.sink), nbytes)
+            return time.perf_counter() - t0
+        finally:
+            s.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _recv_exactly(s: socket.socket, view: memoryview, nbytes: int) -> None:
+    got = 0
+    while got < nbytes:
+        n = s.recv_into(view[got:], min(1 << 22, nbytes - got))
+        if n == 0:
+            raise ConnectionError(f"raw socket closed after {got} of {nbytes} bytes")
+        got += n
+
+
+class RawPeer:
+    """The server's process end of the raw baseline: a listener that receives `nbytes` into a
+    preallocated buffer and acks (push direction), or answers a request with `nbytes` (pull)."""
+
+    def __init__(self, nbytes: int):
+        self.payload = memoryview(bytearray(b"\x01") * nbytes)
+        self.sink = memoryview(bytearray(nbytes))
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(1)
+        self.port = self.srv.getsockname()[1]
+
+    def serve_once(self, direction: str, nbytes: int) -> threading.Thread:
+        def run():
+            conn, _ = self.srv.accept()
+            try:
+                if direction == "up":
+                    _recv_exactly(conn, self.sink, nbytes)
+                    conn.sendall(b"!")
+                else:
+                    conn.recv(1)
+                    conn.sendall(self.payload[:nbytes])
+            finally:
+                conn.close()
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t
+
+    def close(self) -> None:
+        self.srv.close()
+
+
+def _worker_main(conn, args) -> None:
+    """A BenchWorker in its own process, driven over a pipe: (method, args) -> result."""
+    try:
+        w = BenchWorker(*args)
+    except BaseException as exc:  # report it to the parent instead of hanging it
+        conn.send(("error", repr(exc)))
+        return
+    conn.send(("ok", None))
+    while True:
+        name, a = conn.recv()
+        if name == "stop":
+            w.close()
+            conn.send(("ok", None))
+            return
+        try:
+            conn.send(("ok", getattr(w, name)(*a)))
+        except BaseException as exc:
+            conn.send(("error", repr(exc)))
+
+
+class RemoteWorker:
+    """A BenchWorker in another process: the worker and the server each have their own
+    interpreter and GIL, as on two machines (the raw socket's ends are two processes too)."""
+
+    def __init__(self, *args):
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, args), daemon=True)
+        self.proc.start()
+        self._answer()
+
+    def _answer(self):
+        status, value = self.conn.recv()
+        if status != "ok":
+            raise RuntimeError(f"benchmark worker process: {value}")
+        return value
+
+    def __getattr__(self, name):
+        def call(*a):
+            self.conn.send((name, a))
+            return self._answer()
+        return call
+
+    def close(self) -> None:
+        self.conn.send(("stop", ()))
+        self._answer()
+        self.proc.join(30)
+
+
 def _row(op: str, nbytes: int, samples: list[tuple[float, float, float]], raw: list[float],
          server_what: str = "") -> dict:
     """samples: (transfer seconds, of which decoding, server seconds) per repeat; raw: raw socket
@@ -132,69 +289,58 @@ def _row(op: str, nbytes: int, samples: list[tuple[float, float, float]], raw: l
             "server": statistics.median(s[2] for s in samples), "server_what": server_what}
 
 
-def bench_codec(spec: str, numel: int, repeats: int) -> list[dict]:
-    """Push `spec` updates, then pull full copies and `spec` deltas, each beside a raw transfer."""
-    from dist_llm_train.compression import make_codec
+def bench_codec(spec: str, numel: int, repeats: int, same_process: bool = False, threads: int = 1) -> list[dict]:
+    """Push `spec` updates, then pull full copies and `spec` deltas, each beside a raw transfer of
+    the same bytes between the same two ends. transfer = the worker's wall time minus the server's
+    own work (its step after a push, its snapshot or delta encoding before a pull)."""
     from dist_llm_train.runtime.grpc import ps_pb2 as pb
-    from dist_llm_train.runtime.grpc.client import apply_delta, dense_from_bytes
 
     server, port, tokens, core = _start(numel, spec, spec)
-    raw = RawSocket(4 * numel + 4096)
+    peer = RawPeer(4 * numel + 4096)
+    make = BenchWorker if same_process else RemoteWorker
+    w = make(port, tokens[0], numel, spec, threads)
     rows = []
+
+    def raw(direction: str, nbytes: int) -> float:
+        t = peer.serve_once(direction, nbytes)
+        seconds = w.raw(direction, nbytes, peer.port)
+        t.join()
+        return seconds
+
     try:
-        c = _client(port, 0, tokens[0])
-        enc = make_codec(spec, layout=core.server.layout).encode(torch.randn(numel) * 1e-3)
-        parts, nbytes = [enc.head(), enc.payload], enc.wire_bytes
-
-        def push_once():
-            return c.push(parts, core.server.version, 1, chunk_bytes=CHUNK)
-
-        push_once()  # warm-up: buffers leased and connections open
+        w.push(core.server.version)  # warm-up: buffers leased and connections open
         samples, raws = [], []
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            reply = push_once()
-            wall = time.perf_counter() - t0
-            samples.append((wall - reply.step_seconds, reply.decode_seconds, reply.step_seconds))
-            raws.append(raw.seconds(nbytes))
-        rows.append(_row(f"push {spec}", nbytes, samples, raws, "server step"))
+            r = w.push(core.server.version)
+            samples.append((r["wall"] - r["server"], r["decode"], r["server"]))
+            raws.append(raw("up", r["bytes"]))
+        rows.append(_row(f"push {spec}", r["bytes"], samples, raws, "server step"))
 
-        replica, delta = torch.empty(numel), torch.empty(numel)
-        first = c.pull(want_delta=True)
-        replica.copy_(dense_from_bytes(first.data, numel))
-        seq = first.replica_seq
+        w.pull(False)  # warm-up: the replica's two buffers
         samples, raws = [], []
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            got = c.pull()
-            t1 = time.perf_counter()
-            replica.copy_(dense_from_bytes(got.data, numel))
-            wall = time.perf_counter() - t0
-            samples.append((wall - got.server_seconds, time.perf_counter() - t1, got.server_seconds))
-            raws.append(raw.seconds(4 * numel))
+            r = w.pull(False)
+            samples.append((r["wall"] - r["server"], r["decode"], r["server"]))
+            raws.append(raw("down", r["bytes"]))
         rows.append(_row("pull full fp32", 4 * numel, samples, raws, "server snapshot"))
 
-        first = c.pull(want_delta=True)  # the mirror restarts from this full copy
-        replica.copy_(dense_from_bytes(first.data, numel))
-        seq = first.replica_seq
+        seq = w.pull(True)["seq"]  # the mirror restarts from this full copy
         samples, raws = [], []
         for _ in range(repeats + 1):
-            push_once()  # the parameters move, so the delta is a real one
-            t0 = time.perf_counter()
-            got = c.pull(want_delta=True, replica_seq=seq)
-            if got.kind != pb.DELTA:
-                raise RuntimeError(f"expected a delta pull, got kind {got.kind}")
-            t1 = time.perf_counter()
-            apply_delta(replica, got.data, scratch=delta)  # what the worker does
-            wall = time.perf_counter() - t0
-            seq, dbytes = got.replica_seq, len(got.data)
-            samples.append((wall - got.server_seconds, time.perf_counter() - t1, got.server_seconds))
-            raws.append(raw.seconds(dbytes))
-        if not torch.equal(replica, core.downlink.replicas[0]):
-            raise RuntimeError("the client's replica differs from the server's mirror of it")
-        rows.append(_row(f"pull delta {spec}", dbytes, samples[1:], raws[1:], "server encode"))
-        c.close()
+            w.push(core.server.version)  # the parameters move, so the delta is a real one
+            r = w.pull(True, seq)
+            if r["kind"] != pb.DELTA:
+                raise RuntimeError(f"expected a delta pull, got kind {r['kind']}")
+            seq = r["seq"]
+            samples.append((r["wall"] - r["server"], r["decode"], r["server"]))
+            raws.append(raw("down", r["bytes"]))
+        mirror = hashlib.blake2b(core.downlink.replicas[0].numpy().tobytes()).hexdigest()
+        if w.digest() != mirror:
+            raise RuntimeError("the worker's replica differs from the server's mirror of it")
+        rows.append(_row(f"pull delta {spec}", r["bytes"], samples[1:], raws[1:], "server encode"))
     finally:
+        w.close()
+        peer.close()
         server.stop(None)
     return rows
 
@@ -250,17 +396,23 @@ def bench_updates_per_second(numel: int, workers: int, seconds: float, spec: str
 def run(args) -> int:
     numel = 10_000_000 if args.quick else args.params
     repeats = 2 if args.quick else args.repeats
-    torch.set_num_threads(1)
+    threads = args.torch_threads
+    if not 1 <= threads <= 2:
+        raise SystemExit("--torch-threads must be 1 or 2")
+    torch.set_num_threads(threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"gRPC transport on loopback, {numel:,} parameters, {repeats} repeats interleaved with the raw socket "
-          f"(load average {load:.1f})")
-    print("transfer = bytes moved, validated and decoded into the receiver's buffer (decode s: the part of "
-          "it spent decoding and applying); the server's own work (step after a push, snapshot or encode before "
-          "a pull) is timed by the server and shown apart")
+    where = ("server and worker in one process (one GIL), the raw socket's ends two threads" if args.same_process
+             else "server and worker in two processes, the raw socket's ends the same two processes")
+    print(f"gRPC transport on loopback, {numel:,} parameters, {repeats} repeats interleaved with the raw socket, "
+          f"{where}, {threads} torch thread(s) each (load average {load:.1f})")
+    print("transfer = the worker's wall time for the call minus the server's own work (step after a push, "
+          "snapshot or encode before a pull, timed by the server and shown apart); it includes validating and "
+          "decoding into the receiver's buffer (decode s: the time spent decoding and applying, overlapped with "
+          "the receive where the codec allows)")
     print(f"{'operation':<22}{'MB':>9}{'transfer s':>12}{'decode s':>10}{'MB/s':>8}{'raw MB/s':>10}{'grpc/raw':>10}"
           f"{'(range)':>13}   server s")
     for spec in ("fp16", "topk:0.01"):
-        for r in bench_codec(spec, numel, repeats):
+        for r in bench_codec(spec, numel, repeats, same_process=args.same_process, threads=threads):
             mb = r["bytes"] / 1e6
             rng = f"{r['ratio_lo']:.2f}-{r['ratio_hi']:.2f}"
             print(f"{r['op']:<22}{mb:>9.1f}{r['transfer']:>12.3f}{r['decode']:>10.3f}{mb / r['transfer']:>8.0f}"
@@ -271,5 +423,6 @@ def run(args) -> int:
     print(f"server updates/s with {u['workers']} pushing workers in another process (top-k 1%, "
           f"{u['bytes_per_update'] / 1e6:.2f} MB each): {u['updates_per_second']:.2f} "
           f"({u['server_steps']} server steps from {u['pushes']} pushes in {u['seconds']:.1f} s)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")
     print("network namespaces with shaped links: `dist-llm-train bench netns` (needs root)")
     return 0

@@ -76,17 +76,39 @@ class TensorSlots:
     @contextmanager
     def lease(self) -> Iterator[torch.Tensor]:
         with self._sem:
-            with self._lock:
-                t = self._free.pop() if self._free else None
-                if t is None:
-                    self.allocated += 1
-            if t is None:
-                t = torch.empty(self.numel, dtype=torch.float32)
+            t = self._take()
             try:
                 yield t
             finally:
-                with self._lock:
-                    self._free.append(t)
+                self._give(t)
+
+    @contextmanager
+    def try_lease(self) -> Iterator[torch.Tensor | None]:
+        """A slot if one is free now, else None (never waits): for a push decoded while it is still
+        arriving, which holds its slot for as long as the sender takes, so nobody may queue
+        behind it; without a slot such a push is received whole and decoded as before."""
+        if not self._sem.acquire(blocking=False):
+            yield None
+            return
+        try:
+            t = self._take()
+            try:
+                yield t
+            finally:
+                self._give(t)
+        finally:
+            self._sem.release()
+
+    def _take(self) -> torch.Tensor:
+        with self._lock:
+            t = self._free.pop() if self._free else None
+            if t is None:
+                self.allocated += 1
+        return torch.empty(self.numel, dtype=torch.float32) if t is None else t
+
+    def _give(self, t: torch.Tensor) -> None:
+        with self._lock:
+            self._free.append(t)
 
 
 class Snapshot:

@@ -7,7 +7,9 @@ ABORTED (the server restarted or dropped us) is raised as `MustRegister` for the
 
 Push and Pull move byte frames (wire.py). A pull is received into one buffer the client keeps and
 reuses (a fresh 0.5 GB buffer per pull would cost page faults on every byte), so `Pulled.data` is
-valid until the next pull: copy or decode it before pulling again.
+valid until the next pull: copy or decode it before pulling again. A worker passes its `Replica`
+instead (`pull(..., into=replica)`): the payload is then decoded into it as it arrives, all or
+nothing (replica.py).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
-import torch
 from google.protobuf.message import DecodeError as DecodeProtoError
 
 from dist_llm_train import __version__
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
+from dist_llm_train.runtime.grpc.replica import Replica, apply_delta, dense_from_bytes, receive_delta, receive_full
 from dist_llm_train.runtime.grpc.wire import (
     DEFAULT_CHUNK_BYTES,
     MD_AUTH,
@@ -38,6 +40,9 @@ from dist_llm_train.runtime.grpc.wire import (
     serializer,
     tune_malloc,
 )
+
+__all__ = ["Backoff", "MustRegister", "Pulled", "Replica", "ServerUnreachable", "WorkerClient", "apply_delta",
+           "dense_from_bytes"]
 
 log = logging.getLogger("dist_llm_train.grpc.client")
 
@@ -76,6 +81,9 @@ class Pulled:
     data: memoryview | None = None  # a view of the client's receive buffer: valid until the next pull
     codec: str = ""
     server_seconds: float = 0.0  # what the server spent preparing the payload (e.g. encoding a delta)
+    nbytes: int = 0  # payload bytes received
+    decode_seconds: float = 0.0  # with `into`: time spent decoding and applying (overlapped with the receive)
+    applied: bool = False  # pulled `into` a Replica: the payload is in it already (and `data` is None)
 
 
 class WorkerClient:
@@ -150,7 +158,10 @@ class WorkerClient:
                                                                    timeout=self.timeout)).json
 
     def pull(self, min_version: int = 0, want_delta: bool = False, replica_seq: int = 0,
-             wait_seconds: float = 10.0) -> Pulled:
+             wait_seconds: float = 10.0, into: Replica | None = None) -> Pulled:
+        """One pull. With `into`, the payload is applied to that replica as it arrives (replica.py:
+        all or nothing, never half-updated) and `data` is None; without it, `data` is a view of the
+        received payload, valid until the next pull."""
         req = pb.PullRequest(worker_id=self.worker_id, min_version=min_version, want_delta=want_delta,
                              replica_seq=replica_seq, wait_seconds=wait_seconds)
 
@@ -162,8 +173,19 @@ class WorkerClient:
                 raise ValueError(f"pull: the server's first frame is not a PullHeader ({exc})") from None
             out = Pulled(h.kind, h.version, h.state, h.message, h.replica_seq, codec=h.codec,
                          server_seconds=h.server_seconds)
-            if h.kind in (pb.FULL, pb.DELTA):
+            if h.kind not in (pb.FULL, pb.DELTA):
+                return out
+            if h.total_bytes < 0:
+                raise ValueError(f"pull: the server announced {h.total_bytes} bytes")
+            out.nbytes = h.total_bytes
+            if into is None:
                 out.data = self._receive(stream, h.total_bytes)
+            elif h.kind == pb.FULL:
+                out.decode_seconds = receive_full(stream, h.total_bytes, into)
+                out.applied = True
+            else:
+                out.decode_seconds = receive_delta(stream, h.total_bytes, into, self._receive)
+                out.applied = True
             return out
 
         return self._retry("pull", once)
@@ -197,8 +219,7 @@ class WorkerClient:
 
         def stream():
             yield header.SerializeToString()
-            for part in parts:
-                yield from frames(part, chunk_bytes)
+            yield from frames(parts, chunk_bytes)
 
         reply = self._retry("push", lambda: self._calls["Push"](stream(), metadata=self.metadata(),
                                                                timeout=self.timeout))
@@ -208,25 +229,3 @@ class WorkerClient:
     def raw_push(self, frames_: list[bytes], timeout: float = 30.0) -> pb.PushReply:
         """One push attempt with exactly these frames (no retry): for tests and diagnostics."""
         return self._calls["Push"](iter(frames_), metadata=self.metadata(), timeout=timeout)
-
-
-def apply_delta(replica: torch.Tensor, data, layout=None, scratch: torch.Tensor | None = None) -> torch.Tensor:
-    """Add a pulled compressed delta to the replica, with the codec's checks. A top-k delta is
-    scattered into the replica (no dense vector: for top-1% of a 124M model that is 3 passes over
-    0.5 GB saved); any other codec is decoded into `scratch` (reused by the caller) and added."""
-    from dist_llm_train.compression import decode_bytes
-    from dist_llm_train.compression.registry import decode_sparse_bytes
-
-    sparse = decode_sparse_bytes(data, expected_numel=replica.numel(), layout=layout)
-    if sparse is not None:
-        idx, values = sparse
-        return replica.index_add_(0, idx, values)
-    return replica.add_(decode_bytes(data, expected_numel=replica.numel(), layout=layout, out=scratch))
-
-
-def dense_from_bytes(data: bytearray | memoryview, numel: int) -> torch.Tensor:
-    """Raw little-endian fp32 parameters from a full pull (a zero-copy view of `data`)."""
-    if memoryview(data).nbytes != 4 * numel:
-        raise ValueError(f"full pull has {memoryview(data).nbytes} bytes, a model of {numel} parameters needs "
-                         f"{4 * numel}")
-    return torch.frombuffer(data, dtype=torch.float32)

@@ -57,13 +57,15 @@ class ServerCore:
                  checkpoint_every_seconds: float | None = None, push_rate: float = 50.0,
                  evaluate: Callable[[torch.Tensor], dict] | None = None, eval_every: int = 0,
                  on_event: Callable[[dict], None] | None = None, clock=time.time, decode_slots: int = 2,
-                 decode_sparse: Callable[..., tuple | None] | None = None):
+                 decode_sparse: Callable[..., tuple | None] | None = None,
+                 decode_stream: Callable[..., tuple | None] | None = None):
         if server.coordinator is None:
             raise ValueError("ServerCore needs a ParameterServer with a coordinator")
         self.server = server
         self.coord = server.coordinator
         self.decode = decode  # decode(data, out) -> dense fp32 update, written into `out`
         self.decode_sparse = decode_sparse  # decode_sparse(data) -> (indices, values), or None: no sparse form
+        self.decode_stream = decode_stream  # decode_stream(head, out) -> (StreamDecoder, head length), or None
         self.num_workers = num_workers
         self.max_server_steps = max_server_steps
         self.min_workers = min_workers or num_workers
@@ -93,6 +95,9 @@ class ServerCore:
         # snapshots full pulls stream from (one copy per version, shared by every puller)
         self.receive_buffers = ByteBuffers(keep=4)
         self.decode_slots = TensorSlots(server.numel, slots=decode_slots)
+        # slots for pushes decoded while they arrive: apart from decode_slots, because a slow sender
+        # holds its slot for its whole upload, and a push that finds none free is received whole
+        self.stream_slots = TensorSlots(server.numel, slots=decode_slots)
         self.snapshots = Snapshots(keep=3)
         self._last_ckpt_time = clock()
         self._ckpt_thread: threading.Thread | None = None
@@ -211,11 +216,17 @@ class ServerCore:
         return self.snapshots.acquire(("fp32", self.server.version), 4 * self.server.numel, fill)
 
     def admit_push(self, worker_id: int) -> int:
-        """Checks before the payload is read; returns the server version to validate against."""
+        """Checks before the payload is read; returns the server version to validate against.
+
+        Without the core's lock: another worker's push may hold it for a whole server step (0.7 s
+        at 124M parameters), and this push should be receiving and decoding meanwhile, not
+        queueing. Both reads are single atomic lookups, the version only grows (so a base version
+        the worker pulled is never above what is read here), and push() checks membership again
+        under the lock before anything is applied.
+        """
         self.rate.check(worker_id)
-        with self.lock:
-            self.ensure_member(worker_id)
-            return self.server.version
+        self.ensure_member(worker_id)
+        return self.server.version
 
     def push(self, worker_id: int, header, update: torch.Tensor, wire_bytes: int,
              decode_seconds: float = 0.0) -> pb.PushReply:
@@ -235,15 +246,18 @@ class ServerCore:
             self.membership.pushed(worker_id, now)
             res = self.server.submit(update, header.base_version, worker_id, header.n_samples, now=now,
                                      wire_bytes=wire_bytes, compute_seconds=header.compute_seconds)
-            adm = res.admission
+            adm, stepped = res.admission, res.flushed is not None
             self.emit("push", worker=worker_id, base=header.base_version, staleness=adm.staleness,
                       accepted=adm.accepted, reason=adm.reason, bytes=wire_bytes, loss=round(header.loss, 5))
-            if res.flushed is not None:
+            if stepped:
                 self._after_step(res.flushed)
+            # the step's aggregate is a fresh vector (0.5 GB at 124M parameters) whose unmapping takes
+            # ~15 ms: drop it here, inside the step's own time, not after its clock stopped
+            del res
             if self.state == pb.DONE:
                 self.told_done.add(worker_id)
             return pb.PushReply(accepted=adm.accepted, reason=adm.reason or "", staleness=adm.staleness,
-                                bound=adm.bound, version=self.server.version, stepped=res.flushed is not None,
+                                bound=adm.bound, version=self.server.version, stepped=stepped,
                                 state=self.state, bytes_received=wire_bytes, decode_seconds=decode_seconds,
                                 step_seconds=time.perf_counter() - t0)
 

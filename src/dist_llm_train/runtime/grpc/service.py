@@ -5,16 +5,16 @@ incarnation (a restarted server answers ABORTED and the worker registers again),
 validated data to the core. A `Rejected` from validation or the core becomes the status it names;
 nothing a client sends can raise out of a handler.
 
-Push and Pull carry byte frames (wire.py): a push is received straight into a leased buffer sized
-by its validated header, decoded into a leased fp32 slot, and handed to the core, which copies
-what it keeps; a pull streams slices of the core's payload parts without joining them.
+Push and Pull carry byte frames (wire.py): a dense elementwise push (none, fp16, bf16) is decoded
+frame by frame into a leased fp32 slot as it arrives, any other push is received into a leased
+buffer sized by its validated header and decoded afterwards (receive.py); either way the core
+gets it only once it is complete and checked, and copies what it keeps. A pull streams slices
+of the core's payload parts without joining them.
 """
 
 from __future__ import annotations
 
 import logging
-import struct
-import time
 from concurrent import futures
 
 import grpc
@@ -22,37 +22,24 @@ import grpc
 from dist_llm_train import __version__
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.auth import Authenticator
+from dist_llm_train.runtime.grpc.receive import envelope_spec, receive_push
 from dist_llm_train.runtime.grpc.server_core import ServerCore
-from dist_llm_train.runtime.grpc.validation import (
-    Rejected,
-    check_header,
-    decode_sparse_update,
-    decode_update,
-    parse_header,
-    receive_payload,
-)
+from dist_llm_train.runtime.grpc.validation import Rejected, check_header, parse_header
 from dist_llm_train.runtime.grpc.wire import (
     MAX_CHUNK_BYTES,
     MD_SESSION,
     METHODS,
     SERVICE,
     deserializer,
+    frames,
     serializer,
     server_options,
     tune_malloc,
 )
 
 log = logging.getLogger("dist_llm_train.grpc.service")
-_ENVELOPE_HEAD = struct.Struct("<4sBB")
 
-
-def envelope_spec(data: bytes | bytearray | memoryview) -> str | None:
-    """The codec spec written in an envelope's header, or None when the bytes are not one."""
-    if len(data) < _ENVELOPE_HEAD.size:
-        return None
-    _, _, n = _ENVELOPE_HEAD.unpack_from(data, 0)
-    raw = bytes(data[_ENVELOPE_HEAD.size : _ENVELOPE_HEAD.size + n])
-    return raw.decode("ascii", "replace") if len(raw) == n else None
+__all__ = ["ParameterServerService", "envelope_spec", "start_server"]
 
 
 class ParameterServerService:
@@ -108,11 +95,7 @@ class ParameterServerService:
             self._refuse(context, wid, rej)
         try:
             yield payload.header.SerializeToString()
-            step = self.chunk_bytes
-            for part in payload.parts or ():
-                view = memoryview(part).cast("B")
-                for start in range(0, len(view), step):  # gRPC sends bytes: one copy per slice
-                    yield bytes(view[start : start + step])
+            yield from frames(list(payload.parts or ()), self.chunk_bytes)  # one copy per frame
         finally:  # also when the client goes away mid-stream (the generator is closed)
             payload.close()
 
@@ -123,22 +106,7 @@ class ParameterServerService:
             h = parse_header(next(request_iterator, None), pb.PushHeader, "push")
             version = self.core.admit_push(wid)
             check_header(h, wid, version, self.core.limits)  # bounds total_bytes before anything is leased
-            core = self.core
-            with core.receive_buffers.lease(h.total_bytes) as data:
-                receive_payload(request_iterator, h.total_bytes, data)
-                t0 = time.perf_counter()
-                spec = envelope_spec(data)
-                if spec is not None and spec != self.uplink_codec:
-                    raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"malformed update: codec {spec!r}, this run's workers send {self.uplink_codec!r}")
-                numel = core.server.numel
-                sparse = None if core.decode_sparse is None else decode_sparse_update(data, core.decode_sparse, numel)
-                if sparse is not None:  # top-k: the coordinator scatters it, no dense vector is made here
-                    return core.push(wid, h, sparse, len(data), decode_seconds=time.perf_counter() - t0)
-                with core.decode_slots.lease() as out:
-                    update = decode_update(data, core.decode, numel, out)
-                    decoded = time.perf_counter() - t0
-                    return core.push(wid, h, update, len(data), decode_seconds=decoded)
+            return receive_push(self.core, request_iterator, h, wid, self.uplink_codec)
         except Rejected as rej:
             self._refuse(context, wid, rej)
 

@@ -87,13 +87,35 @@ def server_options(max_message: int = MAX_MESSAGE_BYTES) -> list[tuple[str, int]
     ]
 
 
-def frames(data: bytes | bytearray | memoryview, chunk_bytes: int) -> Iterator[bytes]:
-    """Payload frames of at most chunk_bytes (gRPC sends `bytes` only, so each slice is copied once)."""
+def frames(data: bytes | bytearray | memoryview | list, chunk_bytes: int) -> Iterator[bytes]:
+    """Payload frames of chunk_bytes (the last one shorter) over `data`, or over a list of parts sent
+    back to back (e.g. an envelope head and a codec payload) as if they were joined: a frame may
+    span two parts, so a 30-byte head does not cost a frame of its own (each frame is a message and a
+    hand-off between threads at both ends). gRPC sends `bytes` only, so each byte is copied once."""
     if chunk_bytes < 1:
         raise ValueError(f"chunk_bytes must be >= 1, got {chunk_bytes}")
-    view = memoryview(data).cast("B")
-    for start in range(0, len(view), chunk_bytes):
-        yield bytes(view[start : start + chunk_bytes])
+    parts = data if isinstance(data, list) else [data]
+    pending: list = []  # tail pieces of earlier parts that did not fill a frame
+    have = 0
+    for part in parts:
+        view = memoryview(part).cast("B")
+        pos = 0
+        if pending:
+            take = min(len(view), chunk_bytes - have)
+            pending.append(view[:take])
+            have += take
+            pos = take
+            if have < chunk_bytes:
+                continue
+            yield b"".join(pending)
+            pending, have = [], 0
+        for start in range(pos, len(view) - chunk_bytes + 1, chunk_bytes):
+            yield bytes(view[start : start + chunk_bytes])
+            pos = start + chunk_bytes
+        if pos < len(view):
+            pending, have = [view[pos:]], len(view) - pos
+    if pending:
+        yield b"".join(pending)
 
 
 _M_TRIM_THRESHOLD = -1

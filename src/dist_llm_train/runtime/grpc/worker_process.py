@@ -2,9 +2,10 @@
 
 The worker holds a replica of the parameters: a full fp32 copy on the first pull, then (when the
 run compresses the downlink) compressed deltas that it adds, in step with the server's mirror of
-it. It survives the server restarting (it registers again and pulls a full copy), being dropped
-(same), and transport failures (the client retries with backoff). A heartbeat thread tells the
-server it is alive while it computes.
+it; the client applies each pull to the replica as it arrives, all or nothing (replica.py). It
+survives the server restarting (it registers again and pulls a full copy), being dropped (same),
+and transport failures (the client retries with backoff). A heartbeat thread tells the server it
+is alive while it computes.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
-import torch
 
 from dist_llm_train.config import RunConfig, load_config
 from dist_llm_train.errors import ConfigError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
-from dist_llm_train.runtime.grpc.client import MustRegister, WorkerClient, apply_delta, dense_from_bytes
+from dist_llm_train.runtime.grpc.client import MustRegister, WorkerClient
+from dist_llm_train.runtime.grpc.replica import Replica
 
 log = logging.getLogger("dist_llm_train.grpc.worker")
 
@@ -62,9 +63,8 @@ class WorkerProcess:
         self.reg: pb.RegisterReply | None = None
         self.phase = "start"
         self._stop = threading.Event()
-        self._replica: torch.Tensor | None = None
+        self._replica: Replica | None = None  # the parameters and a spare vector, made once the model is built
         self._replica_seq = 0
-        self._delta: torch.Tensor | None = None  # decode target for compressed deltas, reused
         self._hb: threading.Thread | None = None
         self.report_path = report_path
 
@@ -72,7 +72,9 @@ class WorkerProcess:
     def _register(self) -> None:
         self.reg = self.client.register()
         self.report.registrations += 1
-        self._replica, self._replica_seq = None, 0  # the server forgot our mirror: start from a full copy
+        self._replica_seq = 0  # the server forgot our mirror: start from a full copy
+        if self._replica is not None:
+            self._replica.forget()
         if self._hb is None:  # heartbeats start before the (slow) model and data build
             self._hb = threading.Thread(target=self._heartbeats, daemon=True, name="heartbeat")
             self._hb.start()
@@ -83,6 +85,8 @@ class WorkerProcess:
             self.parts = self.build(cfg, self.client.worker_id)
         from dist_llm_train.runtime.grpc.assembly import layout_sha256
 
+        if self._replica is None:
+            self._replica = Replica(self.parts.layout.numel, self.parts.layout)
         if layout_sha256(self.parts.layout) != self.reg.layout_sha256:
             raise ConfigError("this worker's model has a different parameter layout than the server's: "
                               "check that both run the same dist-llm-train version and model files")
@@ -97,18 +101,6 @@ class WorkerProcess:
                 log.debug("heartbeat: %s", err.code().name)
 
     # -- the loop --------------------------------------------------------------------------------
-    def _apply_pull(self, pulled) -> None:
-        numel = self.parts.layout.numel
-        if pulled.kind == pb.FULL:
-            if self._replica is None:
-                self._replica = torch.empty(numel)
-            self._replica.copy_(dense_from_bytes(pulled.data, numel))
-        else:
-            if self._delta is None:
-                self._delta = torch.empty(numel)
-            apply_delta(self._replica, pulled.data, self.parts.layout, self._delta)
-        self._replica_seq = pulled.replica_seq
-
     def run(self) -> WorkerReport:
         self._register()
         sync = self.cfg.sync.mode == "sync"
@@ -117,9 +109,10 @@ class WorkerProcess:
             while self.max_pushes is None or self.report.pushes < self.max_pushes:
                 try:
                     self.phase = "pull"
-                    want_delta = bool(self.reg.downlink_codec) and self._replica is not None
+                    want_delta = bool(self.reg.downlink_codec) and self._replica.params is not None
                     started, t_pull = time.time(), time.perf_counter()
-                    pulled = self.client.pull(min_version, want_delta, self._replica_seq, self.pull_wait)
+                    pulled = self.client.pull(min_version, want_delta, self._replica_seq, self.pull_wait,
+                                              into=self._replica)
                     t_pull = time.perf_counter() - t_pull
                     if pulled.kind == pb.FINISHED:
                         log.info("worker %d: %s", self.client.worker_id, pulled.message)
@@ -127,11 +120,11 @@ class WorkerProcess:
                     if pulled.kind == pb.NOT_READY:
                         self.phase = "idle"
                         continue
-                    pulled_bytes = len(pulled.data) if pulled.data is not None else 0  # the view dies next pull
-                    self._apply_pull(pulled)
+                    pulled_bytes = pulled.nbytes
+                    self._replica_seq = pulled.replica_seq
                     self.phase = "compute"
                     t0 = time.perf_counter()
-                    msg = self.parts.logic.run(self._replica, pulled.version)
+                    msg = self.parts.logic.run(self._replica.params, pulled.version)
                     seconds = time.perf_counter() - t0
                     self.phase = "push"
                     enc = msg.encoded
