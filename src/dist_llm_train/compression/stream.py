@@ -18,7 +18,8 @@ half-updated replica behind (see runtime/grpc/client.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -148,3 +149,33 @@ class StreamDecoder:
             raise DecodeError(f"{self.codec.payload_what} contains NaN or Inf values")
         return self.out
 
+
+
+def feed_frames(frames, total: int, decoder: StreamDecoder, skip: int = 0,
+                fail: Callable[[str], Exception] = ValueError, refuse_empty: bool = False) -> float:
+    """Feed a payload's frames to `decoder` after its first `skip` bytes (an envelope head), then
+    finish it, refusing a stream longer or shorter than `total` (and, with `refuse_empty`, empty
+    frames: they carry nothing but cost a wake-up each) with `fail(message)`. The server's pushes and
+    the worker's pulls share it; returns the seconds spent decoding (overlapped with the receive,
+    but counted)."""
+    pos, seconds = 0, 0.0
+    clock = time.perf_counter
+    for frame in frames:
+        n = len(frame)
+        if n == 0 and refuse_empty:
+            raise fail("a payload frame is empty")
+        if pos + n > total:
+            raise fail(f"payload is longer than the declared total_bytes {total}")
+        pos += n
+        if skip >= n:
+            skip -= n
+            continue
+        t0 = clock()
+        decoder.feed(memoryview(frame)[skip:] if skip else frame)
+        seconds += clock() - t0
+        skip = 0
+    if pos != total:
+        raise fail(f"payload truncated: received {pos} bytes, the header declared {total}")
+    t0 = clock()
+    decoder.finish()
+    return seconds + clock() - t0

@@ -22,7 +22,7 @@ from itertools import chain
 
 import grpc
 
-from dist_llm_train.compression.stream import StreamDecoder, take_head
+from dist_llm_train.compression.stream import StreamDecoder, feed_frames, take_head
 from dist_llm_train.errors import DecodeError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.validation import (
@@ -59,35 +59,17 @@ def receive_push(core, frames, h, worker_id: int, uplink_codec: str) -> pb.PushR
     return _receive_whole(core, chain(read, frames), h, worker_id, uplink_codec)
 
 
+def _refused(message: str) -> Rejected:
+    return Rejected(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
 def _stream(decoder: StreamDecoder, head_len: int, frames, total: int) -> float:
     """Feed the payload to the decoder frame by frame, with receive_payload's framing checks;
     returns the seconds spent decoding (overlapped with the receive, but counted)."""
-    pos, skip, seconds = 0, head_len, 0.0
-    clock = time.perf_counter
-    for frame in frames:
-        n = len(frame)
-        if n == 0:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "a payload frame is empty")
-        if pos + n > total:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"payload is longer than the declared total_bytes {total}")
-        pos += n
-        if skip >= n:
-            skip -= n
-            continue
-        t0 = clock()
-        decoder.feed(memoryview(frame)[skip:] if skip else frame)
-        seconds += clock() - t0
-        skip = 0
-    if pos != total:
-        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
-                       f"payload truncated: received {pos} bytes, the header declared {total}")
-    t0 = clock()
     try:
-        decoder.finish()
+        return feed_frames(frames, total, decoder, skip=head_len, fail=_refused, refuse_empty=True)
     except DecodeError as exc:
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"malformed update: {exc}") from None
-    return seconds + clock() - t0
 
 
 def _receive_whole(core, frames, h, worker_id: int, uplink_codec: str) -> pb.PushReply:

@@ -25,7 +25,7 @@ import torch
 from dist_llm_train.compression import decode_bytes
 from dist_llm_train.compression.identity import IdentityCodec
 from dist_llm_train.compression.registry import decode_sparse_bytes, stream_decoder
-from dist_llm_train.compression.stream import StreamDecoder, take_head
+from dist_llm_train.compression.stream import StreamDecoder, feed_frames, take_head
 
 
 class Replica:
@@ -58,29 +58,8 @@ class Replica:
         self._cur = None
 
 
-def feed_frames(frames, total: int, decoder: StreamDecoder, skip: int = 0) -> float:
-    """Feed a pull's payload frames to the decoder after the first `skip` bytes (an envelope head),
-    refusing a stream longer or shorter than the `total` the server announced; returns the seconds
-    spent decoding (overlapped with the receive, but counted)."""
-    pos, seconds = 0, 0.0
-    clock = time.perf_counter
-    for frame in frames:
-        n = len(frame)
-        if pos + n > total:
-            raise ValueError(f"pull: server sent more than the {total} bytes it announced")
-        pos += n
-        if skip >= n:
-            skip -= n
-            continue
-        t0 = clock()
-        decoder.feed(memoryview(frame)[skip:] if skip else frame)
-        seconds += clock() - t0
-        skip = 0
-    if pos != total:
-        raise ValueError(f"pull truncated: {pos} of {total} bytes")
-    t0 = clock()
-    decoder.finish()
-    return seconds + clock() - t0
+def _pull_error(message: str) -> ValueError:
+    return ValueError(f"pull: {message}")
 
 
 def receive_full(frames, total: int, replica: Replica) -> float:
@@ -90,7 +69,7 @@ def receive_full(frames, total: int, replica: Replica) -> float:
         raise ValueError(f"full pull has {total} bytes, a model of {replica.numel} parameters needs "
                          f"{4 * replica.numel}")
     seconds = feed_frames(frames, total, StreamDecoder(IdentityCodec(), replica.numel, replica.spare,
-                                                       check_finite=False))
+                                                       check_finite=False), fail=_pull_error)
     replica.commit()
     return seconds
 
@@ -105,7 +84,7 @@ def receive_delta(frames, total: int, replica: Replica, receive_whole) -> float:
     got = stream_decoder(head, replica.numel, replica.spare, layout=replica.layout, base=replica.params)
     if got is not None and got[1] + got[0].expected_bytes == total:
         decoder, head_len = got
-        seconds = feed_frames(chain(read, frames), total, decoder, skip=head_len)
+        seconds = feed_frames(chain(read, frames), total, decoder, skip=head_len, fail=_pull_error)
         replica.commit()
         return seconds
     data = receive_whole(chain(read, frames), total)
