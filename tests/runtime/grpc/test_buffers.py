@@ -101,3 +101,37 @@ def test_frames_over_parts_are_full_frames_spanning_part_boundaries():
         assert b"".join(got) == joined, n
         assert all(len(f) == n for f in got[:-1]) and 0 < len(got[-1]) <= n, (n, got)
     assert list(frames([], 4)) == [] and list(frames([b""], 4)) == []
+
+
+def test_read_ahead_keeps_order_bounds_memory_and_reraises_the_streams_error():
+    from dist_llm_train.runtime.grpc.wire import read_ahead
+
+    assert list(read_ahead(iter([b"a", b"b", b"c"]))) == [b"a", b"b", b"c"]
+    pulled = []
+
+    def source():
+        for i in range(100):
+            pulled.append(i)
+            yield bytes([i])
+
+    it = read_ahead(source(), depth=2)
+    assert next(it) == b"\x00"
+    time.sleep(0.2)
+    assert len(pulled) <= 4, "the reader runs at most depth frames (plus the one in hand) ahead"
+    it.close()  # a consumer that stops early stops the reader
+    time.sleep(0.2)
+    stopped_at = len(pulled)
+    time.sleep(0.2)
+    assert len(pulled) == stopped_at
+
+    boom = RuntimeError("connection reset")
+
+    def broken():
+        yield b"x"
+        raise boom
+
+    it = read_ahead(broken())
+    assert next(it) == b"x"
+    with pytest.raises(RuntimeError) as info:
+        next(it)
+    assert info.value is boom, "the consumer sees the stream's own exception (e.g. grpc.RpcError)"

@@ -171,6 +171,7 @@ class BenchWorker:
         or from it ("down": from a 1-byte request until the last byte is in), as a push or pull."""
         s = socket.create_connection(("127.0.0.1", port))
         try:
+            s.recv(1)  # the server's end has accepted: the clock starts on a ready connection, as gRPC's
             t0 = time.perf_counter()
             if direction == "up":
                 s.sendall(self.payload[:nbytes])
@@ -211,6 +212,7 @@ class RawPeer:
         def run():
             conn, _ = self.srv.accept()
             try:
+                conn.sendall(b"r")
                 if direction == "up":
                     _recv_exactly(conn, self.sink, nbytes)
                     conn.sendall(b"!")

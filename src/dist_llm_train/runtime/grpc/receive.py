@@ -3,7 +3,8 @@
 Streamed (the elementwise codecs none / fp16 / bf16, when a streaming slot is free): each frame is
 decoded into its slice of a leased fp32 slot as it arrives (compression/stream.py), so a 249 MB
 fp16 push is not first copied into a 249 MB buffer and then decoded in a second pass; the
-conversion runs while gRPC receives the next frames. Received whole (every other codec, a head
+conversion runs while gRPC receives the next frames (a helper thread keeps a read outstanding,
+wire.read_ahead: gRPC asks the sender for more only when the stream is read). Received whole (every other codec, a head
 that does not parse or names another codec, or no free slot): the frames go into a leased byte
 buffer and the message is decoded afterwards, as it always was.
 
@@ -31,6 +32,7 @@ from dist_llm_train.runtime.grpc.validation import (
     decode_update,
     receive_payload,
 )
+from dist_llm_train.runtime.grpc.wire import read_ahead
 
 _ENVELOPE_HEAD = struct.Struct("<4sBB")
 
@@ -54,7 +56,11 @@ def receive_push(core, frames, h, worker_id: int, uplink_codec: str) -> pb.PushR
             got = core.decode_stream(head, out) if out is not None else None
             if got is not None and got[0].codec.spec == uplink_codec and got[1] + got[0].expected_bytes == total:
                 decoder, head_len = got
-                seconds = _stream(decoder, head_len, chain(read, frames), total)
+                ahead = read_ahead(frames)  # the next frames arrive while this one is decoded
+                try:
+                    seconds = _stream(decoder, head_len, chain(read, ahead), total)
+                finally:
+                    ahead.close()
                 return core.push(worker_id, h, decoder.out, total, decode_seconds=seconds)
     return _receive_whole(core, chain(read, frames), h, worker_id, uplink_codec)
 

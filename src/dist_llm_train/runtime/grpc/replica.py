@@ -3,12 +3,13 @@
 A dense delta pull of a 124M-parameter model is 249 MB of fp16. Received whole, it is copied into
 a receive buffer, decoded into a scratch vector in a second pass (and checked in a third), then
 added to the replica in a fourth. Here every arriving frame is decoded and checked straight away
-and written as replica + delta into a *spare* vector, while gRPC receives the next frames; a full
-pull is streamed into the spare the same way. The spare becomes the replica (the two swap) only
-once the stream is complete and every check passed, so a pull that breaks off or carries a bad
-value leaves the replica exactly as it was: nothing is added before the last frame is in, and
-nothing needs undoing (an fp32 subtraction would not restore the old values bit for bit). The
-server's mirror has moved on by then, so the retry of that pull is answered with a full copy.
+and written as replica + delta into a *spare* vector, while gRPC receives the next frames (read
+ahead by a helper thread, wire.read_ahead); a full pull is streamed into the spare the same way.
+The spare becomes the replica (the two swap) only once the stream is complete and every check
+passed, so a pull that breaks off or carries a bad value leaves the replica exactly as it was:
+nothing is added before the last frame is in, and nothing needs undoing (an fp32 subtraction
+would not restore the old values bit for bit). The server's mirror has moved on by then, so the
+retry of that pull is answered with a full copy.
 
 Deltas of other codecs (top-k, QSGD, sign, PowerSGD) are received whole and decoded first, with
 all their checks, then added in place (a top-k delta is scattered): also all or nothing. Memory is
@@ -26,6 +27,7 @@ from dist_llm_train.compression import decode_bytes
 from dist_llm_train.compression.identity import IdentityCodec
 from dist_llm_train.compression.registry import decode_sparse_bytes, stream_decoder
 from dist_llm_train.compression.stream import StreamDecoder, feed_frames, take_head
+from dist_llm_train.runtime.grpc.wire import read_ahead
 
 
 class Replica:
@@ -68,8 +70,12 @@ def receive_full(frames, total: int, replica: Replica) -> float:
     if total != 4 * replica.numel:
         raise ValueError(f"full pull has {total} bytes, a model of {replica.numel} parameters needs "
                          f"{4 * replica.numel}")
-    seconds = feed_frames(frames, total, StreamDecoder(IdentityCodec(), replica.numel, replica.spare,
-                                                       check_finite=False), fail=_pull_error)
+    ahead = read_ahead(frames)  # the next frames arrive while this one is copied
+    try:
+        seconds = feed_frames(ahead, total, StreamDecoder(IdentityCodec(), replica.numel, replica.spare,
+                                                          check_finite=False), fail=_pull_error)
+    finally:
+        ahead.close()
     replica.commit()
     return seconds
 
@@ -84,7 +90,11 @@ def receive_delta(frames, total: int, replica: Replica, receive_whole) -> float:
     got = stream_decoder(head, replica.numel, replica.spare, layout=replica.layout, base=replica.params)
     if got is not None and got[1] + got[0].expected_bytes == total:
         decoder, head_len = got
-        seconds = feed_frames(chain(read, frames), total, decoder, skip=head_len, fail=_pull_error)
+        ahead = read_ahead(frames)  # the next frames arrive while this one is decoded
+        try:
+            seconds = feed_frames(chain(read, ahead), total, decoder, skip=head_len, fail=_pull_error)
+        finally:
+            ahead.close()
         replica.commit()
         return seconds
     data = receive_whole(chain(read, frames), total)

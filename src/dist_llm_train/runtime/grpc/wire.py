@@ -17,7 +17,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import queue
 import sys
+import threading
 from collections.abc import Iterator
 
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
@@ -116,6 +118,63 @@ def frames(data: bytes | bytearray | memoryview | list, chunk_bytes: int) -> Ite
             pending, have = [view[pos:]], len(view) - pos
     if pending:
         yield b"".join(pending)
+
+
+class _Done:
+    """The reader's last item: the stream ended (error None) or raised `error`."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None):
+        self.error = error
+
+
+def read_ahead(frames: Iterator, depth: int = 2) -> Iterator:
+    """The same frames, read by a helper thread up to `depth` frames ahead of the consumer.
+
+    gRPC's synchronous API asks the transport for a stream's next message only when someone calls
+    next() on the iterator, and HTTP/2 flow control then lets the sender send little more than
+    that one message: while a handler decodes frame k, the sender sits idle, and the receive and
+    the decode take turns instead of overlapping (measured: 60 frames of 4 MiB with 3 ms of work
+    each took 356 ms straight, 217 ms read ahead; the bare stream alone 156-180 ms). With a read
+    always outstanding, the next frames arrive while this one is decoded. Memory stays bounded
+    (`depth` frames); an error from the stream (a cancelled call, a broken connection) is raised
+    in the consumer as it was raised to the reader; a consumer that stops early stops the reader
+    (it exits at its next frame, or when the call ends and the stream stops).
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(_Done(exc))
+            return
+        put(_Done(None))
+
+    threading.Thread(target=run, daemon=True, name="read-ahead").start()
+    try:
+        while True:
+            item = q.get()
+            if isinstance(item, _Done):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 _M_TRIM_THRESHOLD = -1
