@@ -78,6 +78,22 @@ def test_local_steps_send_the_pseudo_gradient_start_minus_end(built):
     assert not torch.allclose(update, one_step, atol=1e-6)  # really three steps, not one
 
 
+def test_local_steps_clip_each_inner_gradient_not_the_pseudo_gradient(built):
+    h, lr, clip = 3, 10.0, 0.01
+    params = built.layout.flatten_module(built.module).clone()
+    worker = _worker(built, seed=4, local_steps=h, local_optimizer="sgd", local_lr=lr, clip_norm=clip)
+    update = worker.compute_update(params)[0].clone()
+    batches = _batches(built.vocab_size, 4)
+    end = params.clone()
+    for _ in range(h):
+        g = _grad_at(built, end, batches())
+        assert float(g.norm()) > clip  # the clip really bites on every inner step
+        end -= lr * g * (clip / float(g.norm()))
+    assert torch.allclose(update, params - end, atol=1e-6)
+    # three inner steps of norm lr * clip = 0.1 each: the pseudo-gradient is far above the clip, and left so
+    assert float(update.norm()) > 10 * clip
+
+
 def test_clipping_to_a_norm_keeps_the_direction(built):
     params = built.layout.flatten_module(built.module).clone()
     raw, _ = _worker(built, seed=3).compute_update(params)

@@ -101,16 +101,25 @@ class WorkerLogic:
                 losses.append(loss)
                 samples += n
                 tokens += t
+                self._clip(self._grad, float(self._grad.norm()))  # each local gradient, as DiLoCo's inner loop
                 self.local_opt.step(work, self._grad)
                 self.layout.load_into_module(self.module, work)
             update = torch.sub(params, work, out=self._grad)  # pseudo-gradient: start - end
         norm = float(update.norm())
-        if self.clip_norm is not None and norm > self.clip_norm:
-            update.mul_(self.clip_norm / (norm + 1e-12))
+        # H = 1: the gradient is clipped. H > 1: each inner gradient was; the pseudo-gradient (H
+        # inner steps' displacement, bounded by the inner optimizer: AdamW moves a coordinate by
+        # about lr a step) is sent as it is, since a bound meant for one gradient would shrink it
+        # by about lr * H * sqrt(d) / clip_norm
+        if self.local_steps == 1:
+            self._clip(update, norm)
         if self.privatizer is not None:
             update = self.privatizer.privatize(update)
         self.steps_done += self.local_steps
         return update, {"loss": sum(losses) / len(losses), "samples": samples, "tokens": tokens, "norm": norm}
+
+    def _clip(self, g: torch.Tensor, norm: float) -> None:
+        if self.clip_norm is not None and norm > self.clip_norm:
+            g.mul_(self.clip_norm / (norm + 1e-12))
 
     def run(self, params: torch.Tensor, base_version: int) -> UpdateMessage:
         """Pull-to-push: local steps, clip, attack (if Byzantine and not omniscient), compress."""
