@@ -62,10 +62,6 @@ class OptimizerConfig(Section):
     warmup_steps: int = Field(0, ge=0)
     schedule: Literal["constant", "cosine"] = "constant"
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
-    sparse_bias_correction: bool = Field(
-        False, description="adam/adamw: correct each coordinate's moments by the steps it was nonzero "
-        "(for sparse updates such as top-k 1%: a coordinate first updated at step t otherwise moves "
-        "by about lr * sqrt(t))")
 
     @field_validator("betas")
     @classmethod
@@ -82,9 +78,8 @@ class WorkerConfig(Section):
     local_steps: int = Field(1, ge=1, description="H: 1 = push one gradient; >1 = DiLoCo pseudo-gradient")
     local_optimizer: Literal["sgd", "adamw"] = "adamw"
     local_lr: float = Field(1e-3, gt=0)
-    clip_norm: float | None = Field(
-        1.0, gt=0, description="clip each gradient to this L2 norm (with local_steps > 1: each local "
-        "gradient, not the pseudo-gradient); null = off")
+    clip_norm: float | None = Field(1.0, gt=0, description="clip each gradient to this L2 norm (with local_steps > 1: each local gradient, "
+                                                  "not the pseudo-gradient); null = off")
 
 
 class CompressionConfig(Section):

@@ -28,12 +28,6 @@ class ServerOptimizer:
         elif name in ("adam", "adamw"):
             self.state["exp_avg"] = torch.zeros(numel)
             self.state["exp_avg_sq"] = torch.zeros(numel)
-            if self.cfg.sparse_bias_correction:
-                # the weight each moment's average has had so far: 1 - b^t for a coordinate updated
-                # at every step (Adam's own correction), less for one that was zero at some steps
-                self.state["weight_avg"] = torch.zeros(numel)
-                self.state["weight_avg_sq"] = torch.zeros(numel)
-                self._hit = torch.empty(numel, dtype=torch.bool)
         self._buf = torch.empty(numel)
 
     def lr_at(self, step: int) -> float:
@@ -76,32 +70,11 @@ class ServerOptimizer:
                 update = update.add(params, alpha=c.weight_decay)
             m.mul_(b1).add_(update, alpha=1 - b1)
             v.mul_(b2).addcmul_(update, update, value=1 - b2)
-            if c.sparse_bias_correction:
-                self._sparse_adam_step(params, update, lr)
-                return lr
             bc1 = 1 - b1**t
             bc2 = 1 - b2**t
             torch.sqrt(v, out=self._buf).div_(math.sqrt(bc2)).add_(c.eps)
             params.addcdiv_(m, self._buf, value=-lr / bc1)
         return lr
-
-    def _sparse_adam_step(self, params: torch.Tensor, update: torch.Tensor, lr: float) -> None:
-        """Adam's step with each coordinate's moments divided by the weight of the steps at which it
-        was nonzero, not by 1 - b^t. Dense updates: the same step as Adam. A top-k update touches a
-        coordinate for the first time at step t with value g: Adam's corrected second moment is then
-        about g^2 / t, so the coordinate moves by lr * sqrt(t) (3x lr at step 10), and a run with
-        1% of coordinates new every step spikes; here it moves by lr, as at step 1."""
-        b1, b2 = self.cfg.betas
-        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
-        w1, w2 = self.state["weight_avg"], self.state["weight_avg_sq"]
-        hit = torch.ne(update, 0, out=self._hit)
-        w1.mul_(b1).add_(hit, alpha=1 - b1)
-        w2.mul_(b2).add_(hit, alpha=1 - b2)
-        # step = lr * (m / w1) / (sqrt(v / w2) + eps); a coordinate never updated has m = v = w = 0,
-        # and the clamps turn its 0 / 0 into 0 / tiny = 0
-        buf = torch.clamp(w2, min=1e-30, out=self._buf)
-        torch.div(v, buf, out=buf).sqrt_().add_(self.cfg.eps).mul_(w1).clamp_(min=1e-30)
-        params.addcdiv_(m, buf, value=-lr)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         out = {f"opt.{k}": v for k, v in self.state.items()}
