@@ -25,6 +25,10 @@ def test_gpt2_scores_multikrum_on_input_momentum_and_sets_the_diloco_targets():
     assert exp.aggregation.rule == "multikrum" and exp.aggregation.momentum == 0.8
     assert exp.optimizer.betas[0] == 0.0  # the first moment moved in front of the aggregator
     targets = {k: [(s["threshold"], s["max_perplexity_change"]) for s in v] for k, v in suite.variant_checks.items()}
-    assert targets == {"topk1-fp16": [(100.0, 0.05)], "diloco": [(400.0, 0.05)]}
+    assert targets == {"topk1-fp16": [(100.0, 0.05)], "diloco": [(400.0, 0.05)], "diloco-sign": [(400.0, 0.05)]}
     assert variants["topk1-fp16"].worker.local_steps == 1 and variants["diloco"].worker.local_steps > 1
     assert variants["topk1-fp16"].compression.codec == variants["diloco"].compression.codec == "topk:0.01+fp16"
+    sign = variants["diloco-sign"]
+    assert sign.compression.codec == "sign" and sign.compression.error_feedback
+    # 1 bit a coordinate, one message per 13 local steps: at least 400x the baseline's fp32 gradients
+    assert sign.worker.local_steps * 32 >= 400 and sign.optimizer.name == "nesterov"

@@ -78,8 +78,9 @@ class WorkerConfig(Section):
     local_steps: int = Field(1, ge=1, description="H: 1 = push one gradient; >1 = DiLoCo pseudo-gradient")
     local_optimizer: Literal["sgd", "adamw"] = "adamw"
     local_lr: float = Field(1e-3, gt=0)
-    clip_norm: float | None = Field(1.0, gt=0, description="clip each gradient to this L2 norm (with local_steps > 1: each local gradient, "
-                                                  "not the pseudo-gradient); null = off")
+    clip_norm: float | None = Field(
+        1.0, gt=0, description="clip each gradient to this L2 norm (with local_steps > 1: each local "
+        "gradient, not the pseudo-gradient); null = off")
 
 
 class CompressionConfig(Section):
