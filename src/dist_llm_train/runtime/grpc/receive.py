@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 import time
+from contextlib import closing
 from itertools import chain
 
 import grpc
@@ -56,11 +57,8 @@ def receive_push(core, frames, h, worker_id: int, uplink_codec: str) -> pb.PushR
             got = core.decode_stream(head, out) if out is not None else None
             if got is not None and got[0].codec.spec == uplink_codec and got[1] + got[0].expected_bytes == total:
                 decoder, head_len = got
-                ahead = read_ahead(frames)  # the next frames arrive while this one is decoded
-                try:
+                with closing(read_ahead(frames)) as ahead:  # the next frames arrive while this one is decoded
                     seconds = _stream(decoder, head_len, chain(read, ahead), total)
-                finally:
-                    ahead.close()
                 return core.push(worker_id, h, decoder.out, total, decode_seconds=seconds)
     return _receive_whole(core, chain(read, frames), h, worker_id, uplink_codec)
 

@@ -19,6 +19,7 @@ what the worker held before: the replica and one vector of the same size (then t
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from itertools import chain
 
 import torch
@@ -70,12 +71,9 @@ def receive_full(frames, total: int, replica: Replica) -> float:
     if total != 4 * replica.numel:
         raise ValueError(f"full pull has {total} bytes, a model of {replica.numel} parameters needs "
                          f"{4 * replica.numel}")
-    ahead = read_ahead(frames)  # the next frames arrive while this one is copied
-    try:
+    with closing(read_ahead(frames)) as ahead:  # the next frames arrive while this one is copied
         seconds = feed_frames(ahead, total, StreamDecoder(IdentityCodec(), replica.numel, replica.spare,
                                                           check_finite=False), fail=_pull_error)
-    finally:
-        ahead.close()
     replica.commit()
     return seconds
 
@@ -90,11 +88,8 @@ def receive_delta(frames, total: int, replica: Replica, receive_whole) -> float:
     got = stream_decoder(head, replica.numel, replica.spare, layout=replica.layout, base=replica.params)
     if got is not None and got[1] + got[0].expected_bytes == total:
         decoder, head_len = got
-        ahead = read_ahead(frames)  # the next frames arrive while this one is decoded
-        try:
+        with closing(read_ahead(frames)) as ahead:  # the next frames arrive while this one is decoded
             seconds = feed_frames(chain(read, ahead), total, decoder, skip=head_len, fail=_pull_error)
-        finally:
-            ahead.close()
         replica.commit()
         return seconds
     data = receive_whole(chain(read, frames), total)
