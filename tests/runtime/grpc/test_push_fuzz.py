@@ -73,14 +73,19 @@ def bad_push(draw, good: bytes, numel: int, header_len: int, sparse, item: int =
     return fields, bytes(data), kind
 
 
-def test_a_thousand_malformed_pushes_are_refused_and_change_nothing(live_server):
-    srv = live_server(num_workers=1, max_staleness=1000)
+def _fuzz_target(live_server, uplink: str):
+    """A registered worker of a one-worker server whose workers send `uplink`, a valid push for it,
+    and the parameters before any push: what every fuzzed push is checked against."""
+    srv = live_server(num_workers=1, max_staleness=1000, uplink=uplink)
     c = srv.client(0)
     c.register()
     numel = srv.layout.numel
-    enc = make_codec("none").encode(torch.randn(numel))
-    good = enc.to_bytes()
-    before = srv.core.server.params.clone()
+    enc = make_codec(uplink).encode(torch.randn(numel))
+    return srv, c, numel, enc, enc.to_bytes(), srv.core.server.params.clone()
+
+
+def test_a_thousand_malformed_pushes_are_refused_and_change_nothing(live_server):
+    srv, c, numel, enc, good, before = _fuzz_target(live_server, "none")
     sparse = _optional_sparse(srv.layout)
     seen: dict[str, int] = {}
     refused = []
@@ -118,13 +123,7 @@ def test_malformed_fp16_pushes_in_any_framing_are_refused_and_change_nothing(liv
     """The same hostile pushes for a run whose workers send fp16, which the server decodes frame by
     frame as they arrive, cut into frames of random lengths (entries and the envelope head split
     anywhere): the streamed path must refuse what the whole-message path refuses."""
-    srv = live_server(num_workers=1, max_staleness=1000, uplink="fp16")
-    c = srv.client(0)
-    c.register()
-    numel = srv.layout.numel
-    enc = make_codec("fp16").encode(torch.randn(numel))
-    good = enc.to_bytes()
-    before = srv.core.server.params.clone()
+    srv, c, numel, enc, good, before = _fuzz_target(live_server, "fp16")
     seen: dict[str, int] = {}
 
     @settings(max_examples=300, deadline=None, database=None,

@@ -3,6 +3,7 @@ push received whole, and every malformed stream refused as before, the parameter
 
 import struct
 import threading
+from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -17,6 +18,27 @@ def _push_frames(enc_bytes: bytes, frame: int, **fields) -> list[bytes]:
     h.update(fields)
     return [pb.PushHeader(**h).SerializeToString()] + [enc_bytes[i : i + frame]
                                                         for i in range(0, len(enc_bytes), frame)]
+
+
+@contextmanager
+def _held_elsewhere(hold):
+    """Run the generator `hold` on another thread up to its yield (it has taken what it holds, e.g.
+    a lock or leases), run the body here, then let it finish (release) and join it."""
+    held, release = threading.Event(), threading.Event()
+
+    def run():
+        for _ in hold():
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert held.wait(10), "the other thread never took what it holds"
+    try:
+        yield
+    finally:
+        release.set()
+        t.join()
 
 
 @pytest.mark.parametrize("spec", ["none", "fp16", "bf16"])
@@ -78,23 +100,17 @@ def test_with_every_streaming_slot_busy_a_push_is_received_whole(live_server):
     c = srv.client(0)
     c.register()
     data = make_codec("fp16").encode(torch.randn(1976)).to_bytes()
-    held, release = threading.Event(), threading.Event()
+    leases = []
 
     def hold_both():
         with srv.core.stream_slots.try_lease() as a, srv.core.stream_slots.try_lease() as b:
-            assert a is not None and b is not None
-            held.set()
-            release.wait(30)
+            leases.extend([a, b])
+            yield
 
-    t = threading.Thread(target=hold_both)
-    t.start()
-    held.wait(10)
-    try:
+    with _held_elsewhere(hold_both):
+        assert None not in leases
         assert c.push(data, base_version=0, n_samples=1).accepted
         assert srv.core.receive_buffers.allocated == 1, "no free streaming slot: received whole, never waiting"
-    finally:
-        release.set()
-        t.join()
     assert c.push(data, base_version=1, n_samples=1).accepted
     assert srv.core.stream_slots.allocated == 2  # the two held ones; the third push reused one
 
@@ -103,22 +119,13 @@ def test_a_push_is_admitted_while_another_push_holds_the_core_for_its_step(live_
     srv = live_server(num_workers=1)
     c = srv.client(0)
     c.register()
-    locked, release = threading.Event(), threading.Event()
-
     def step():  # what a 124M-parameter server step looks like from here: the lock, held for long
         with srv.core.lock:
-            locked.set()
-            release.wait(30)
+            yield
 
-    t = threading.Thread(target=step)
-    t.start()
-    locked.wait(10)
-    try:
+    with _held_elsewhere(step):
         done = []
         admit = threading.Thread(target=lambda: done.append(srv.core.admit_push(0)))
         admit.start()
         admit.join(5)
         assert done == [0], "admission must not wait for the core's lock"
-    finally:
-        release.set()
-        t.join()
