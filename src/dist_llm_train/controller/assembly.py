@@ -6,6 +6,7 @@ same model, same shards, same codecs, same aggregator, same attack, same server 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -112,6 +113,15 @@ def build_core(cfg: RunConfig, layout: ParamLayout, initial_params: torch.Tensor
     return CoreParts(cfg, topology, byz, server, coord)
 
 
+def planned_local_steps(cfg: RunConfig, n: int) -> int:
+    """The local steps one worker is expected to take in the run, the span of its inner lr
+    schedule: its share of the sample budget in batches, else max_server_steps rounds of H steps.
+    A worker faster than its share runs past it at the schedule's floor."""
+    if cfg.max_samples:
+        return max(1, math.ceil(cfg.max_samples / (max(1, n) * cfg.data.batch_size)))
+    return max(1, cfg.max_server_steps * cfg.worker.local_steps)
+
+
 def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout: ParamLayout, next_batch,
                  byzantine: bool, vocab_size: int | None = None, n: int = 1, privatizer=None) -> WorkerLogic:
     attack = build_attack(cfg, n) if byzantine else None
@@ -127,6 +137,8 @@ def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout
         local_steps=w.local_steps,
         local_optimizer=w.local_optimizer,
         local_lr=w.local_lr,
+        local_schedule={"warmup_steps": w.local_warmup_steps, "schedule": w.local_schedule,
+                        "total_steps": planned_local_steps(cfg, n), "min_lr_ratio": w.local_min_lr_ratio},
         clip_norm=w.clip_norm,
         attack=attack,
         attack_ctx=ctx,

@@ -13,6 +13,7 @@ import math
 import torch
 
 from dist_llm_train.config.schema import OptimizerConfig
+from dist_llm_train.sync.lr_schedule import scheduled_lr
 
 
 class ServerOptimizer:
@@ -33,14 +34,7 @@ class ServerOptimizer:
     def lr_at(self, step: int) -> float:
         """Learning rate after `step` completed steps: linear warm-up, then constant or cosine decay."""
         c = self.cfg
-        if c.warmup_steps and step < c.warmup_steps:
-            return c.lr * (step + 1) / c.warmup_steps
-        if c.schedule == "cosine" and self.total_steps:
-            span = max(1, self.total_steps - c.warmup_steps)
-            progress = min(1.0, (step - c.warmup_steps) / span)
-            floor = c.lr * c.min_lr_ratio
-            return floor + (c.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-        return c.lr
+        return scheduled_lr(c.lr, step, c.warmup_steps, c.schedule, self.total_steps, c.min_lr_ratio)
 
     @torch.no_grad()
     def step(self, params: torch.Tensor, update: torch.Tensor, lr_scale: float = 1.0) -> float:

@@ -1,7 +1,9 @@
 """The worker's inner optimizer for H > 1 local steps (DiLoCo), on the flat parameter vector.
 
 Each worker keeps its own state across rounds (as DiLoCo does) even though, in the simulator,
-workers share one torch module to save memory: the state lives here, not in the module.
+workers share one torch module to save memory: the state lives here, not in the module. The lr
+follows its own warm-up and cosine schedule over the worker's planned local steps (DiLoCo decays
+the inner lr), counted by the optimizer's step count, so a checkpointed worker resumes on it.
 """
 
 from __future__ import annotations
@@ -10,31 +12,43 @@ import math
 
 import torch
 
+from dist_llm_train.sync.lr_schedule import scheduled_lr
+
 
 class FlatLocalOptimizer:
     def __init__(self, numel: int, name: str = "adamw", lr: float = 1e-3, betas=(0.9, 0.95), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, warmup_steps: int = 0, schedule: str = "constant",
+                 total_steps: int | None = None, min_lr_ratio: float = 0.1):
         if name not in ("sgd", "adamw"):
             raise ValueError(f"unknown local optimizer {name!r}; allowed: sgd, adamw")
+        if schedule not in ("constant", "cosine"):
+            raise ValueError(f"unknown local lr schedule {schedule!r}; allowed: constant, cosine")
         self.name, self.lr, self.betas, self.eps, self.wd = name, lr, betas, eps, weight_decay
+        self.warmup_steps, self.schedule, self.total_steps, self.min_lr_ratio = (
+            warmup_steps, schedule, total_steps, min_lr_ratio)
         self.t = 0
         self.m = torch.zeros(numel) if name == "adamw" else None
         self.v = torch.zeros(numel) if name == "adamw" else None
         self._buf = torch.empty(numel) if name == "adamw" else None
 
+    def lr_at(self, step: int) -> float:
+        """The lr of the local step after `step` completed ones."""
+        return scheduled_lr(self.lr, step, self.warmup_steps, self.schedule, self.total_steps, self.min_lr_ratio)
+
     @torch.no_grad()
     def step(self, params: torch.Tensor, grad: torch.Tensor) -> None:
+        lr = self.lr_at(self.t)
         self.t += 1
         if self.name == "sgd":
-            params.add_(grad, alpha=-self.lr)
+            params.add_(grad, alpha=-lr)
             return
         b1, b2 = self.betas
         if self.wd:
-            params.mul_(1 - self.lr * self.wd)
+            params.mul_(1 - lr * self.wd)
         self.m.mul_(b1).add_(grad, alpha=1 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         torch.sqrt(self.v, out=self._buf).div_(math.sqrt(1 - b2**self.t)).add_(self.eps)
-        params.addcdiv_(self.m, self._buf, value=-self.lr / (1 - b1**self.t))
+        params.addcdiv_(self.m, self._buf, value=-lr / (1 - b1**self.t))
 
     def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:
         if self.name == "sgd":
