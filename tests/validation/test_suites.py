@@ -26,10 +26,13 @@ def test_gpt2_scores_multikrum_on_input_momentum_and_sets_the_diloco_targets():
     assert exp.optimizer.betas[0] == 0.0  # the first moment moved in front of the aggregator
     targets = {k: [(s["threshold"], s["max_perplexity_change"]) for s in v] for k, v in suite.variant_checks.items()}
     assert targets == {"topk1-fp16": [(100.0, 0.05)], "powersgd4-fp16": [(100.0, 0.05)], "diloco": [(400.0, 0.05)],
-                       "diloco-sign": [(400.0, 0.05)]}
+                       "diloco-sign": [(400.0, 0.05)], "diloco-powersgd": [(400.0, 0.05)]}
     psgd = variants["powersgd4-fp16"]
     assert psgd.compression.codec == "powersgd:4+fp16" and psgd.compression.error_feedback
     assert psgd.worker.local_steps == 1 and psgd.aggregation == exp.aggregation
+    dp = variants["diloco-powersgd"]
+    assert dp.compression.codec == "powersgd:4+fp16" and dp.worker.local_steps == 4
+    assert dp.worker.local_schedule == "cosine" and dp.optimizer.name == "nesterov"
     assert variants["topk1-fp16"].worker.local_steps == 1 and variants["diloco"].worker.local_steps > 1
     assert variants["topk1-fp16"].compression.codec == variants["diloco"].compression.codec == "topk:0.01+fp16"
     sign = variants["diloco-sign"]
