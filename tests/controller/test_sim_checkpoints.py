@@ -62,3 +62,16 @@ def test_resume_continues_clock_counters_and_data_from_the_newest_checkpoint(tmp
 def test_resume_without_checkpoints_says_what_to_do(tmp_path):
     with pytest.raises(ResourceNotFoundError, match="without --resume"):
         _controller(tmp_path / "empty", 2, resume=True, checkpoint={"every_steps": None}).run()
+
+
+def test_resume_keeps_each_workers_place_on_the_inner_lr_schedule(tmp_path):
+    """With local steps the inner lr follows its own cosine; a resumed run must not warm it up again."""
+    run_dir = tmp_path / "run"
+    diloco = {"worker": {"local_steps": 2, "local_schedule": "cosine", "local_warmup_steps": 1}}
+    _controller(run_dir, 4, **diloco).run()
+    mgr = CheckpointManager(run_dir / "checkpoints")
+    tensors, _ = mgr.read(mgr.latest())
+    assert [int(tensors[f"extra/worker.{w}.local.schedule_step"]) for w in range(3)] == [8, 8, 8]  # 4 rounds x 2
+    _controller(run_dir, 6, resume=True, **diloco).run()
+    tensors, _ = mgr.read(mgr.latest())
+    assert [int(tensors[f"extra/worker.{w}.local.schedule_step"]) for w in range(3)] == [12, 12, 12]

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from dist_llm_train.config import load_config
-from dist_llm_train.controller.assembly import planned_local_steps
+from dist_llm_train.controller.assembly import build_worker, local_steps_by_version, planned_local_steps
 from dist_llm_train.errors import ConfigError
+from dist_llm_train.layout import ParamLayout
+from dist_llm_train.models import build_model
 from dist_llm_train.worker.local_optimizer import FlatLocalOptimizer
 
 
@@ -47,7 +49,7 @@ def test_adamw_steps_scale_with_the_scheduled_lr():
     assert torch.allclose(b, a / 4, rtol=1e-5)
 
 
-def test_schedule_resumes_from_the_checkpointed_step_count():
+def test_state_dict_carries_the_schedule_place_apart_from_adams_count():
     kw = {"warmup_steps": 1, "schedule": "cosine", "total_steps": 8}
     one = FlatLocalOptimizer(2, "adamw", lr=1e-2, **kw)
     p = torch.zeros(2)
@@ -55,7 +57,13 @@ def test_schedule_resumes_from_the_checkpointed_step_count():
         one.step(p, torch.tensor([1.0, -1.0]))
     two = FlatLocalOptimizer(2, "adamw", lr=1e-2, **kw)
     two.load_state_dict({k: v.clone() for k, v in one.state_dict("w").items()}, "w")
-    assert two.lr_at(two.t) == one.lr_at(one.t) < 1e-2
+    assert two.schedule_step == two.t == 3 and two.lr_at(two.schedule_step) == one.lr_at(3) < 1e-2
+    fresh = FlatLocalOptimizer(2, "adamw", lr=1e-2, **kw)
+    fresh.schedule_step = 3  # a restarted worker: its place on the schedule, fresh moments
+    q = torch.zeros(2)
+    fresh.step(q, torch.tensor([1.0, -1.0]))
+    assert fresh.t == 1 and fresh.schedule_step == 4
+    assert torch.allclose(q.abs(), torch.full((2,), one.lr_at(3)), rtol=1e-4)  # bias-corrected first step
 
 
 def test_unknown_schedule_is_refused():
@@ -63,13 +71,41 @@ def test_unknown_schedule_is_refused():
         FlatLocalOptimizer(1, "sgd", schedule="linear")
 
 
+def _cfg(**kw):
+    return load_config({"model": {"name": "gpt2-tiny"}, "data": {"batch_size": 4},
+                        "network": {"preset": "lan", "num_workers": 5}, **kw})
+
+
 def test_planned_local_steps_is_a_workers_share_of_the_budget():
-    cfg = load_config({"model": {"name": "gpt2-tiny"}, "data": {"batch_size": 4}, "max_samples": 1200,
-                       "worker": {"local_steps": 4, "local_schedule": "cosine"}})
-    assert planned_local_steps(cfg, 5) == 60
-    no_budget = load_config({"model": {"name": "gpt2-tiny"}, "max_server_steps": 30, "max_samples": None,
-                             "worker": {"local_steps": 4}})
-    assert planned_local_steps(no_budget, 5) == 120
+    diloco = {"local_steps": 4, "local_schedule": "cosine"}
+    # sync (K = n): every worker takes part in every server step, H local steps each
+    sync = _cfg(sync={"mode": "sync"}, max_server_steps=30, max_samples=None, worker=diloco)
+    assert planned_local_steps(sync, 5) == 120
+    # ... unless the sample budget ends the run first: 1200 samples / (5 workers x 4) = 60 batches
+    budget = _cfg(sync={"mode": "sync"}, max_server_steps=60, max_samples=1200, worker=diloco)
+    assert planned_local_steps(budget, 5) == 60
+    assert planned_local_steps(budget, 5, sample_budget=False) == 240  # a run that ignores max_samples
+    # async, one update a server step: each worker is in 1 of 5 steps
+    async1 = _cfg(sync={"mode": "async", "buffer_size": 1}, max_server_steps=200, max_samples=None, worker=diloco)
+    assert planned_local_steps(async1, 5) == 40 * 4
+    assert local_steps_by_version(async1, 5, 10) == 2 * 4
+
+
+def test_the_config_reaches_each_workers_inner_optimizer():
+    cfg = _cfg(sync={"mode": "sync"}, max_server_steps=10, max_samples=None,
+               worker={"local_steps": 3, "local_schedule": "cosine", "local_warmup_steps": 2,
+                       "local_min_lr_ratio": 0.2})
+    built = build_model("gpt2-tiny", init="random")
+    layout = ParamLayout.from_module(built.module)
+    w = build_worker(cfg, 0, built.module, layout, next_batch=None, byzantine=False, n=5)
+    opt = w.local_opt
+    assert (opt.schedule, opt.warmup_steps, opt.min_lr_ratio) == ("cosine", 2, 0.2)
+    assert opt.total_steps == planned_local_steps(cfg, 5) == 30
+
+
+def test_a_local_schedule_without_local_steps_is_refused():
+    with pytest.raises(ConfigError, match="worker.local_schedule.*local_steps is 1"):
+        _cfg(worker={"local_schedule": "cosine"})
 
 
 def test_a_bad_local_schedule_in_the_config_names_the_field():

@@ -62,6 +62,12 @@ def check_run(cfg: RunConfig) -> None:
             problems.append(("byzantine.workers", f"ids {bad} are outside 0..{n - 1} ({n} workers)"))
     elif cfg.byzantine.count > n:
         problems.append(("byzantine.count", f"{cfg.byzantine.count} exceeds the number of workers ({n})"))
+    w = cfg.worker
+    if w.local_steps == 1 and (w.local_schedule != "constant" or w.local_warmup_steps):
+        field = "worker.local_schedule" if w.local_schedule != "constant" else "worker.local_warmup_steps"
+        problems.append((field, "schedules the inner optimizer of local steps, but worker.local_steps is 1 (each "
+                                "push is one gradient, stepped by the server's optimizer.schedule): set "
+                                "worker.local_steps > 1 or remove it"))
     problems += aggregator_problems(cfg, k)
     problems += attack_problems(cfg)
     problems += seq_len_problems(cfg)

@@ -81,7 +81,7 @@ class WorkerConfig(Section):
     local_warmup_steps: int = Field(0, ge=0, description="linear warm-up of local_lr over this many local steps")
     local_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="cosine: decay local_lr to local_min_lr_ratio x over the worker's planned local "
-        "steps (its share of max_samples, else max_server_steps x local_steps)")
+        "steps (its share of max_server_steps' updates, or of max_samples when fewer; needs local_steps > 1)")
     local_min_lr_ratio: float = Field(0.1, ge=0, le=1)
     clip_norm: float | None = Field(
         1.0, gt=0, description="clip each gradient to this L2 norm (with local_steps > 1: each local "

@@ -113,17 +113,28 @@ def build_core(cfg: RunConfig, layout: ParamLayout, initial_params: torch.Tensor
     return CoreParts(cfg, topology, byz, server, coord)
 
 
-def planned_local_steps(cfg: RunConfig, n: int) -> int:
+def local_steps_by_version(cfg: RunConfig, n: int, version: int) -> int:
+    """About how many local steps one worker has taken when the server reaches `version`: each
+    server step takes K updates (buffer_size) of the n workers, each update H local steps."""
+    return math.ceil(version * buffer_size(cfg) / max(1, n)) * cfg.worker.local_steps
+
+
+def planned_local_steps(cfg: RunConfig, n: int, sample_budget: bool = True) -> int:
     """The local steps one worker is expected to take in the run, the span of its inner lr
-    schedule: its share of the sample budget in batches, else max_server_steps rounds of H steps.
-    A worker faster than its share runs past it at the schedule's floor."""
-    if cfg.max_samples:
-        return max(1, math.ceil(cfg.max_samples / (max(1, n) * cfg.data.batch_size)))
-    return max(1, cfg.max_server_steps * cfg.worker.local_steps)
+    schedule: what max_server_steps allows (local_steps_by_version), or, when the run also stops
+    at max_samples (the simulator; `sample_budget`), its share of that budget in batches if fewer.
+    A worker faster than its share runs past it at the schedule's floor, a slower one stops short."""
+    planned = local_steps_by_version(cfg, n, cfg.max_server_steps)
+    if sample_budget and cfg.max_samples:
+        planned = min(planned, math.ceil(cfg.max_samples / (max(1, n) * cfg.data.batch_size)))
+    return max(1, planned)
 
 
 def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout: ParamLayout, next_batch,
-                 byzantine: bool, vocab_size: int | None = None, n: int = 1, privatizer=None) -> WorkerLogic:
+                 byzantine: bool, vocab_size: int | None = None, n: int = 1, privatizer=None,
+                 sample_budget: bool = True) -> WorkerLogic:
+    """One worker's logic. sample_budget: whether the run stops at cfg.max_samples (the simulator
+    does; the gRPC server stops at max_server_steps only), which bounds the inner lr schedule."""
     attack = build_attack(cfg, n) if byzantine else None
     ctx = AttackContext(n=n, f=cfg.aggregation.f, generator=torch.Generator().manual_seed(cfg.seed + 31 * worker_id),
                         vocab_size=vocab_size)
@@ -137,8 +148,9 @@ def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout
         local_steps=w.local_steps,
         local_optimizer=w.local_optimizer,
         local_lr=w.local_lr,
-        local_schedule={"warmup_steps": w.local_warmup_steps, "schedule": w.local_schedule,
-                        "total_steps": planned_local_steps(cfg, n), "min_lr_ratio": w.local_min_lr_ratio},
+        local_schedule_kwargs={"warmup_steps": w.local_warmup_steps, "schedule": w.local_schedule,
+                               "total_steps": planned_local_steps(cfg, n, sample_budget),
+                               "min_lr_ratio": w.local_min_lr_ratio},
         clip_norm=w.clip_norm,
         attack=attack,
         attack_ctx=ctx,

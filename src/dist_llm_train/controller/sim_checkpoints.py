@@ -4,14 +4,17 @@ The server's part (parameters, server optimizer, version, coordinator, RNGs) is 
 `dist-llm-train serve --resume` reads too, so a simulated run can be continued by real processes
 and the other way round. A simulated run also saves what only it holds: the virtual clock, counters
 and curve, each worker's position in its data shard and its error-feedback residual (with the
-codec's own state, e.g. PowerSGD's warm start). What it does not save: the events in flight and
-each worker's local optimizer (DiLoCo's inner AdamW); on resume every worker starts a fresh round
-from the restored parameters, as real workers do after the server restarts.
+codec's own state, e.g. PowerSGD's warm start) and, with local steps, its place on the inner lr
+schedule. What it does not save: the events in flight and the local optimizer's moments (DiLoCo's
+inner AdamW); on resume every worker starts a fresh round from the restored parameters, with fresh
+moments but its inner lr where it was, as real workers do after the server restarts.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import torch
 
 from dist_llm_train.checkpoint import CheckpointManager
 from dist_llm_train.errors import ResourceNotFoundError
@@ -40,6 +43,8 @@ class SimCheckpoints:
         for w, worker in enumerate(self.workers):
             state = getattr(worker.encoder, "state_dict", dict)()
             tensors.update({f"worker.{w}.encoder.{k}": v for k, v in state.items()})
+            if worker.local_opt is not None:
+                tensors[f"worker.{w}.local.schedule_step"] = torch.tensor([worker.local_opt.schedule_step])
         self.manager.save(self.core.server, self.core.coordinator, extra_tensors=tensors, extra={
             "sim": sim.state(), "streams": [s.state_dict() for s in self.streams]})
 
@@ -64,4 +69,7 @@ class SimCheckpoints:
             mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
             if hasattr(worker.encoder, "load_state_dict"):
                 worker.encoder.load_state_dict(mine)
+            step = tensors.get(f"worker.{w}.local.schedule_step")
+            if worker.local_opt is not None and step is not None:
+                worker.local_opt.schedule_step = int(step.item())
         self.resumed = {**extra["sim"], "path": str(path)}

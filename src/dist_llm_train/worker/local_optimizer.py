@@ -3,7 +3,10 @@
 Each worker keeps its own state across rounds (as DiLoCo does) even though, in the simulator,
 workers share one torch module to save memory: the state lives here, not in the module. The lr
 follows its own warm-up and cosine schedule over the worker's planned local steps (DiLoCo decays
-the inner lr), counted by the optimizer's step count, so a checkpointed worker resumes on it.
+the inner lr). The place on that schedule (`schedule_step`) is counted apart from Adam's step
+count `t`: a resumed or restarted worker gets its place back (from a checkpoint, or estimated
+from the server's version) while its moments start afresh with t = 0, as Adam's bias correction
+assumes.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class FlatLocalOptimizer:
         self.warmup_steps, self.schedule, self.total_steps, self.min_lr_ratio = (
             warmup_steps, schedule, total_steps, min_lr_ratio)
         self.t = 0
+        self.schedule_step = 0
         self.m = torch.zeros(numel) if name == "adamw" else None
         self.v = torch.zeros(numel) if name == "adamw" else None
         self._buf = torch.empty(numel) if name == "adamw" else None
@@ -37,7 +41,8 @@ class FlatLocalOptimizer:
 
     @torch.no_grad()
     def step(self, params: torch.Tensor, grad: torch.Tensor) -> None:
-        lr = self.lr_at(self.t)
+        lr = self.lr_at(self.schedule_step)
+        self.schedule_step += 1
         self.t += 1
         if self.name == "sgd":
             params.add_(grad, alpha=-lr)
@@ -51,12 +56,15 @@ class FlatLocalOptimizer:
         params.addcdiv_(self.m, self._buf, value=-lr / (1 - b1**self.t))
 
     def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:
+        counters = {f"{prefix}.t": torch.tensor([self.t]),
+                    f"{prefix}.schedule_step": torch.tensor([self.schedule_step])}
         if self.name == "sgd":
-            return {f"{prefix}.t": torch.tensor([self.t])}
-        return {f"{prefix}.m": self.m, f"{prefix}.v": self.v, f"{prefix}.t": torch.tensor([self.t])}
+            return counters
+        return {f"{prefix}.m": self.m, f"{prefix}.v": self.v, **counters}
 
     def load_state_dict(self, state: dict[str, torch.Tensor], prefix: str) -> None:
         self.t = int(state[f"{prefix}.t"].item())
+        self.schedule_step = int(state.get(f"{prefix}.schedule_step", state[f"{prefix}.t"]).item())
         if self.name == "adamw":
             self.m.copy_(state[f"{prefix}.m"])
             self.v.copy_(state[f"{prefix}.v"])

@@ -40,7 +40,7 @@ class WorkerLogic:
         local_steps: int = 1,
         local_optimizer: str = "adamw",
         local_lr: float = 1e-3,
-        local_schedule: dict | None = None,  # FlatLocalOptimizer's warmup_steps, schedule, total_steps, min_lr_ratio
+        local_schedule_kwargs: dict | None = None,  # FlatLocalOptimizer's warmup/schedule/total_steps/floor
         clip_norm: float | None = None,
         attack: Attack | None = None,
         attack_ctx: AttackContext | None = None,
@@ -61,7 +61,7 @@ class WorkerLogic:
         d = layout.numel
         self._grad = torch.empty(d)
         self._work = torch.empty(d) if local_steps > 1 else None
-        self.local_opt = (FlatLocalOptimizer(d, local_optimizer, local_lr, **(local_schedule or {}))
+        self.local_opt = (FlatLocalOptimizer(d, local_optimizer, local_lr, **(local_schedule_kwargs or {}))
                           if local_steps > 1 else None)
         self.steps_done = 0
 

@@ -109,8 +109,10 @@ class WorkerParts:
     layout: ParamLayout
 
 
-def build_worker_parts(cfg: RunConfig, worker_id: int) -> WorkerParts:
-    from dist_llm_train.controller.assembly import build_worker, byzantine_ids
+def build_worker_parts(cfg: RunConfig, worker_id: int, server_version: int = 0) -> WorkerParts:
+    """The worker's model, data and logic. A worker that joins (or rejoins) at server_version > 0
+    starts its inner lr schedule where a worker of this run would be by then."""
+    from dist_llm_train.controller.assembly import build_worker, byzantine_ids, local_steps_by_version
     from dist_llm_train.controller.data_setup import build_run_data
     from dist_llm_train.network import build_topology
 
@@ -125,5 +127,7 @@ def build_worker_parts(cfg: RunConfig, worker_id: int) -> WorkerParts:
     data = build_run_data(cfg, built, n)
     byz = byzantine_ids(cfg, n)
     logic = build_worker(cfg, worker_id, built.module, built.layout, data.streams[worker_id].next_batch,
-                         worker_id in byz, vocab_size=built.vocab_size, n=n)
+                         worker_id in byz, vocab_size=built.vocab_size, n=n, sample_budget=False)
+    if logic.local_opt is not None and server_version > 0:
+        logic.local_opt.schedule_step = local_steps_by_version(cfg, n, server_version)
     return WorkerParts(logic, built.layout)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from dist_llm_train.config import RunConfig, load_config
+from dist_llm_train.config import load_config
 from dist_llm_train.errors import ConfigError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.client import MustRegister, WorkerClient
@@ -52,7 +52,7 @@ class WorkerReport:
 
 
 class WorkerProcess:
-    def __init__(self, client: WorkerClient, build: Callable[[RunConfig, int], object],
+    def __init__(self, client: WorkerClient, build: Callable[..., object],  # (cfg, worker_id, server_version=)
                  pull_wait: float = 10.0, max_pushes: int | None = None, report_path=None):
         self.client = client
         self.build = build
@@ -82,7 +82,7 @@ class WorkerProcess:
             self.phase = "build"
             cfg = load_config(json.loads(self.reg.run_config_json))
             self.cfg = cfg
-            self.parts = self.build(cfg, self.client.worker_id)
+            self.parts = self.build(cfg, self.client.worker_id, server_version=self.reg.version)
         from dist_llm_train.runtime.grpc.assembly import layout_sha256
 
         if self._replica is None:
