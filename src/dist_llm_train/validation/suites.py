@@ -161,7 +161,8 @@ def gpt2_suite(preset: str) -> Suite:
     })
     # DiLoCo with those factors: 4 local steps x 114x = 454x, with the inner lr warmed up and decayed
     # like the baseline's (worker.local_schedule). Measured on the quick preset (final loss): 8.039;
-    # inner lr constant 8.137; outer momentum 0 with lr 1.0 8.035, lr 1.5 8.156, 0.9 9.57 (unstable);
+    # inner lr constant 8.137, 2e-3 8.249; outer lr 1.0 8.269; outer momentum 0 with lr 1.0 8.035, lr 1.5
+    # 8.156; momentum 0.9 9.57 (unstable);
     # H = 2 with rank 2 (433x) 8.078. Dense fp16 at H = 4 (no PowerSGD, 8x) reaches 7.997: in 60
     # local steps the local steps themselves, not the codec, hold it above the baseline: a local step
     # sees 4 x 32 tokens, the baseline's step 5 workers' 640. 4x the budget (240 steps) widened the
