@@ -77,3 +77,10 @@ def test_serve_failing_while_building_is_one_line(tmp_path):
                        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": "src"})
     assert r.returncode == 2, r.stderr[-2000:]
     assert "error: corpus" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_validate_refuses_an_unknown_variant_before_training(tmp_path):
+    r = _cli("validate", "gpt2", "--preset", "ci", "--variant", "dilocco", "--out", str(tmp_path / "v"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "no variant 'dilocco'" in r.stderr and "diloco-powersgd" in r.stderr
+    assert not (tmp_path / "v").exists()

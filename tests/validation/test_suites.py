@@ -1,9 +1,12 @@
 """The suites' configurations and checklists are valid before anything runs."""
 
+import json
+
 import pytest
 
+from dist_llm_train.errors import ConfigError
 from dist_llm_train.validation.checklist import check_specs
-from dist_llm_train.validation.runner import suite_configs
+from dist_llm_train.validation.runner import run_suite, selected_variants, suite_configs
 from dist_llm_train.validation.suites import PRESETS_OF, get_suite
 
 
@@ -39,3 +42,27 @@ def test_gpt2_scores_multikrum_on_input_momentum_and_sets_the_diloco_targets():
     assert sign.compression.codec == "sign" and sign.compression.error_feedback
     # 1 bit a coordinate, one message per 13 local steps: at least 400x the baseline's fp32 gradients
     assert sign.worker.local_steps * 32 >= 400 and sign.optimizer.name == "nesterov"
+
+
+def test_named_variants_run_alone_in_the_suites_order_and_unknown_names_are_refused():
+    suite = get_suite("gpt2", "quick")
+    assert selected_variants(suite, None) == list(suite.variants)
+    assert selected_variants(suite, ["diloco-powersgd", "topk1-fp16"]) == ["topk1-fp16", "diloco-powersgd"]
+    _, _, only = suite_configs(suite, [], ["powersgd4-fp16"])
+    assert list(only) == ["powersgd4-fp16"]
+    assert suite_configs(suite, [], [])[2] == {}
+    with pytest.raises(ConfigError, match=r"no variant 'dilocco'.*its variants: topk1-fp16, diloco, "):
+        selected_variants(suite, ["dilocco"])
+
+
+def test_one_named_variant_runs_beside_the_baseline(tmp_path):
+    short = ["max_server_steps=2", "max_samples=40", "eval.every_steps=1", "eval.max_eval_tokens=128"]
+    summary = run_suite("gpt2", "ci", tmp_path, short, with_variants=True, variants=["powersgd4-fp16"],
+                        log=lambda _: None)
+    results = json.loads((tmp_path / "results.json").read_text())
+    variants = results["extra"]["variants"]
+    assert list(variants) == ["powersgd4-fp16"]
+    assert [t["name"] for t in variants["powersgd4-fp16"]["targets"]] == [
+        "Uplink reduction >= 100x at perplexity within 5% of baseline"]
+    assert (tmp_path / "powersgd4-fp16").is_dir() and not (tmp_path / "diloco").exists()
+    assert summary["report"]

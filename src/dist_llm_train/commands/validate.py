@@ -12,6 +12,9 @@ def register(sub) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key in every run of the suite, e.g. --set model=smollm2-135m")
     p.add_argument("--variants", action="store_true", help="also run the suite's extra variants (e.g. DiLoCo)")
+    p.add_argument("--variant", dest="variant_names", action="append", default=[], metavar="NAME",
+                   help="run only this variant of the suite (repeatable; implies --variants), "
+                        "e.g. --variant diloco-powersgd")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--check-golden", action="store_true",
                    help="compare the final metrics with the stored golden results and fail if they drift")
@@ -34,7 +37,9 @@ def run(args) -> int:
         from dist_llm_train.validation.runner import run_suite
 
         golden = "check" if args.check_golden else "update" if args.update_golden else None
-        summary = run_suite(args.suite, args.preset, out, args.overrides, with_variants=args.variants, golden=golden)
+        summary = run_suite(args.suite, args.preset, out, args.overrides, golden=golden,
+                            with_variants=args.variants or bool(args.variant_names),
+                            variants=args.variant_names or None)
     print(f"report: {summary['report']}")
     failed = [c for c in summary.get("checklist", []) if not c["passed"]]
     for c in summary.get("checklist", []):

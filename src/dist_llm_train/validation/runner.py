@@ -11,17 +11,31 @@ from pathlib import Path
 from dist_llm_train.config import load_config
 from dist_llm_train.controller.main_controller import MainController
 from dist_llm_train.controller.run_result import RunResult
+from dist_llm_train.errors import ConfigError
 from dist_llm_train.validation.checklist import check_specs
 from dist_llm_train.validation.report import machine_description
 from dist_llm_train.validation.suites import Suite, get_suite
 
 
-def suite_configs(suite: Suite, overrides: list[str]):
-    """Validated RunConfigs of the suite's runs, with the user's --set applied to every one."""
+def selected_variants(suite: Suite, names: list[str] | None) -> list[str]:
+    """The variants to run: all of the suite's when names is None, else those named, in the suite's
+    order. An unknown name is a ConfigError that lists the suite's variants."""
+    if names is None:
+        return list(suite.variants)
+    unknown = [n for n in names if n not in suite.variants]
+    if unknown:
+        have = ", ".join(suite.variants) or "none"
+        raise ConfigError(f"suite {suite.name!r} has no variant {', '.join(map(repr, unknown))}; its variants: {have}")
+    return [n for n in suite.variants if n in names]
+
+
+def suite_configs(suite: Suite, overrides: list[str], variants: list[str] | None = None):
+    """Validated RunConfigs of the suite's runs (all variants, or those named), with the user's --set
+    applied to every one."""
     base = load_config(suite.baseline, overrides)
     exp = load_config(suite.experimental, overrides)
-    variants = {k: load_config(v, overrides) for k, v in suite.variants.items()}
-    return base, exp, variants
+    cfgs = {k: load_config(suite.variants[k], overrides) for k in selected_variants(suite, variants)}
+    return base, exp, cfgs
 
 
 def run_suite(
@@ -32,14 +46,16 @@ def run_suite(
     with_variants: bool = False,
     log: Callable[[str], None] = print,
     golden: str | None = None,
+    variants: list[str] | None = None,
 ) -> dict:
-    """Run the suite and write its report. golden: None, "check" (compare with the stored golden
-    results) or "update" (store this run's figures as the new golden results)."""
+    """Run the suite and write its report. with_variants: also run the suite's variants, all of them
+    or (variants) those named. golden: None, "check" (compare with the stored golden results) or
+    "update" (store this run's figures as the new golden results)."""
     suite = get_suite(name, preset)
     check_specs(suite.checks)  # a typo in a checklist fails now, not after hours of training
     for specs in suite.variant_checks.values():
         check_specs(specs)
-    base_cfg, exp_cfg, variant_cfgs = suite_configs(suite, overrides or [])
+    base_cfg, exp_cfg, variant_cfgs = suite_configs(suite, overrides or [], variants if with_variants else [])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, RunResult] = {}
