@@ -164,9 +164,10 @@ def gpt2_suite(preset: str) -> Suite:
     # inner lr constant 8.137, 2e-3 8.249; outer lr 1.0 8.269; outer momentum 0 with lr 1.0 8.035, lr 1.5
     # 8.156; momentum 0.9 9.57 (unstable);
     # H = 2 with rank 2 (433x) 8.078. Dense fp16 at H = 4 (no PowerSGD, 8x) reaches 7.997: in 60
-    # local steps the local steps themselves, not the codec, hold it above the baseline: a local step
-    # sees 4 x 32 tokens, the baseline's step 5 workers' 640. 4x the budget (240 steps) widened the
-    # gap: at 1600 / 3200 samples baseline 7.686 / 7.448, this variant 7.904 / 7.783.
+    # local steps the local steps themselves, not the codec, hold it above the baseline. 4x the
+    # budget (240 steps) widened the gap: at 1600 / 3200 samples baseline 7.686 / 7.448, this variant
+    # 7.904 / 7.783. 16 x 128-token batches for 60 steps (16x the tokens a local step sees) did not
+    # close it: baseline 7.361, this variant 7.639, outer lr 1.0 without momentum 7.567, dense fp16 7.468.
     variants["diloco-powersgd"] = _merge(variants["diloco"], {
         "name": "diloco-powersgd",
         "optimizer": {"momentum": 0.6},
