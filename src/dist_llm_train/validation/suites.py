@@ -173,8 +173,9 @@ def gpt2_suite(preset: str) -> Suite:
     # with them), and sync mode gives the same 8.036 (with buffer_size = n every worker pushed its 15
     # rounds at staleness 0 in both); dense fp16 there 7.983. An outer AdamW instead of Nesterov
     # (lr 4e-3 / 2e-3, betas 0.9 / 0.95) climbs to 9.30 / 9.85.
-    # Inner Adam betas (0.9, 0.999) like the baseline's (FlatLocalOptimizer's default changed): 8.052. Dense fp16 at H = 2 (sync, no attack)
-    # 7.961 (+11% perplexity): most of the cost comes with the first local step, i.e. with per-worker
+    # Inner Adam betas (0.9, 0.999) like the baseline's (FlatLocalOptimizer's default changed): 8.052.
+    # Dense fp16 at H = 2 (sync, no attack) 7.961 (+11% perplexity): most of the cost comes with the
+    # first local step, i.e. with per-worker
     # Adam on 4-sample batches in place of the server's Adam on 20-sample ones.
     variants["diloco-powersgd"] = _merge(variants["diloco"], {
         "name": "diloco-powersgd",
