@@ -175,8 +175,8 @@ def gpt2_suite(preset: str) -> Suite:
     # (lr 4e-3 / 2e-3, betas 0.9 / 0.95) climbs to 9.30 / 9.85.
     # Inner Adam betas (0.9, 0.999) like the baseline's (FlatLocalOptimizer's default changed): 8.052.
     # Dense fp16 at H = 2 (sync, no attack) 7.961 (+11% perplexity): most of the cost comes with the
-    # first local step, i.e. with per-worker
-    # Adam on 4-sample batches in place of the server's Adam on 20-sample ones.
+    # first local step, i.e. with per-worker Adam on 4-sample batches in place of the server's Adam
+    # on 20-sample ones.
     variants["diloco-powersgd"] = _merge(variants["diloco"], {
         "name": "diloco-powersgd",
         "optimizer": {"momentum": 0.6},
