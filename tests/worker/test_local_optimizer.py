@@ -111,3 +111,57 @@ def test_a_local_schedule_without_local_steps_is_refused():
 def test_a_bad_local_schedule_in_the_config_names_the_field():
     with pytest.raises(ConfigError, match="worker.local_schedule"):
         load_config({"model": {"name": "gpt2-tiny"}, "worker": {"local_schedule": "linear"}})
+
+
+def _noisy_adam_steps(k: float, signal: float, noise: float, steps: int = 200) -> float:
+    """Mean displacement per step of one coordinate whose gradient is signal + N(0, noise^2)."""
+    gen = torch.Generator().manual_seed(0)
+    opt = FlatLocalOptimizer(1, "adamw", lr=1e-3, noise_divisor=k)
+    p = torch.zeros(1)
+    for _ in range(steps):
+        opt.step(p, torch.full((1,), signal) + noise * torch.randn(1, generator=gen))
+    return -float(p) / steps
+
+
+def test_noise_divisor_one_is_plain_adamw():
+    g = torch.tensor([0.3, -2.0, 1e-3])
+    a, b = torch.zeros(3), torch.zeros(3)
+    plain, one = FlatLocalOptimizer(3, "adamw", lr=1e-2), FlatLocalOptimizer(3, "adamw", lr=1e-2, noise_divisor=1)
+    for i in range(5):
+        plain.step(a, g * (i + 1))
+        one.step(b, g * (i + 1))
+    assert torch.equal(a, b)
+
+
+def test_averaged_second_moment_lengthens_low_snr_steps_toward_the_averaged_adams():
+    """Signal 0.1 under noise 1.0: own-v Adam steps ~ lr * 0.1 / 1.0; an Adam on the mean of 5 such
+    gradients (noise 1 / sqrt(5)) takes steps ~ sqrt(5) longer, which k = 5 should approach."""
+    own, avg = _noisy_adam_steps(1, 0.1, 1.0), _noisy_adam_steps(5, 0.1, 1.0)
+    assert 1.6 < avg / own < 2.6  # sqrt(5) = 2.24
+    # with no noise the rescaling changes nothing: v = m^2 = g^2 either way
+    assert _noisy_adam_steps(5, 0.1, 0.0) == pytest.approx(_noisy_adam_steps(1, 0.1, 0.0), rel=1e-3)
+
+
+def test_a_noise_divisor_below_one_is_refused():
+    with pytest.raises(ValueError, match="noise_divisor must be >= 1"):
+        FlatLocalOptimizer(1, "adamw", noise_divisor=0.5)
+
+
+def test_averaged_second_moment_uses_the_updates_a_server_step_averages():
+    built = build_model("gpt2-tiny", init="random")
+    layout = ParamLayout.from_module(built.module)
+
+    def divisor(cfg):
+        return build_worker(cfg, 0, built.module, layout, next_batch=None, byzantine=False, n=5).local_opt.noise_divisor
+
+    averaged = {"local_steps": 2, "local_second_moment": "averaged"}
+    assert divisor(_cfg(sync={"mode": "sync"}, worker=averaged)) == 5
+    # a robust rule sets f of the buffer's updates aside
+    assert divisor(_cfg(sync={"mode": "async", "buffer_size": 5}, aggregation={"rule": "multikrum", "f": 1},
+                        worker=averaged)) == 4
+    assert divisor(_cfg(sync={"mode": "sync"}, worker={"local_steps": 2})) == 1
+
+
+def test_averaged_second_moment_without_local_steps_is_refused():
+    with pytest.raises(ConfigError, match="worker.local_second_moment.*local_steps is 1"):
+        _cfg(worker={"local_second_moment": "averaged"})

@@ -68,6 +68,9 @@ def check_run(cfg: RunConfig) -> None:
         problems.append((field, "schedules the inner optimizer of local steps, but worker.local_steps is 1 (each "
                                 "push is one gradient, stepped by the server's optimizer.schedule): set "
                                 "worker.local_steps > 1 or remove it"))
+    if w.local_steps == 1 and w.local_second_moment != "own":
+        problems.append(("worker.local_second_moment", "shapes the inner optimizer of local steps, but "
+                         "worker.local_steps is 1: set worker.local_steps > 1 or remove it"))
     problems += aggregator_problems(cfg, k)
     problems += attack_problems(cfg)
     problems += seq_len_problems(cfg)

@@ -83,6 +83,9 @@ class WorkerConfig(Section):
         "constant", description="cosine: decay local_lr to local_min_lr_ratio x over the worker's planned local "
         "steps (its share of max_server_steps' updates, or of max_samples when fewer; needs local_steps > 1)")
     local_min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    local_second_moment: Literal["own", "averaged"] = Field(
+        "own", description="averaged: the inner AdamW rescales its second moment to the gradient noise of the "
+        "average of the updates a server step aggregates (see FlatLocalOptimizer); own: plain AdamW")
     clip_norm: float | None = Field(
         1.0, gt=0, description="clip each gradient to this L2 norm (with local_steps > 1: each local "
         "gradient, not the pseudo-gradient); null = off")

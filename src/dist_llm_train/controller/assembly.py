@@ -119,6 +119,11 @@ def local_steps_by_version(cfg: RunConfig, n: int, version: int) -> int:
     return math.ceil(version * buffer_size(cfg) / max(1, n)) * cfg.worker.local_steps
 
 
+def averaged_updates(cfg: RunConfig) -> int:
+    """How many updates one server step averages: its buffer, less the f a robust rule sets aside."""
+    return max(1, buffer_size(cfg) - cfg.aggregation.f)
+
+
 def planned_local_steps(cfg: RunConfig, n: int, sample_budget: bool = True) -> int:
     """The local steps one worker is expected to take in the run, the span of its inner lr
     schedule: what max_server_steps allows (local_steps_by_version), or, when the run also stops
@@ -150,7 +155,8 @@ def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout
         local_lr=w.local_lr,
         local_schedule_kwargs={"warmup_steps": w.local_warmup_steps, "schedule": w.local_schedule,
                                "total_steps": planned_local_steps(cfg, n, sample_budget),
-                               "min_lr_ratio": w.local_min_lr_ratio},
+                               "min_lr_ratio": w.local_min_lr_ratio,
+                               "noise_divisor": averaged_updates(cfg) if w.local_second_moment == "averaged" else 1.0},
         clip_norm=w.clip_norm,
         attack=attack,
         attack_ctx=ctx,
