@@ -25,3 +25,6 @@ def test_topk_rows_take_the_after_arrival_decode_apart():
         assert r["transport"] == pytest.approx(r["transfer"] - r["decode"])
         assert r["transport_ratio"] > r["ratio"]
     assert not topk[1]["serial_decode"] and topk[1]["transport"] == topk[1]["transfer"]
+    for r in topk:  # grpcio alone moved the same bytes: a floor the service's own transport sits on
+        assert r["bare"] > 0 and r["bare_ratio"] == pytest.approx(r["raw"] / r["bare"])
+        assert r["transport_over_bare"] == pytest.approx(r["transport"] / r["bare"])

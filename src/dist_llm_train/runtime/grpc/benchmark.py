@@ -183,7 +183,18 @@ class BenchWorker:
         finally:
             s.close()
 
+    def bare(self, direction: str, nbytes: int, port: int) -> float:
+        """Seconds for grpcio alone to move nbytes to or from the server's process (bare_stream.py)."""
+        from dist_llm_train.runtime.grpc.bare_stream import BareClient
+
+        if getattr(self, "_bare", None) is None:
+            self._bare = BareClient(port, len(self.payload), CHUNK)
+            self._bare.seconds(direction, nbytes)  # warm-up: the connection opened
+        return self._bare.seconds(direction, nbytes)
+
     def close(self) -> None:
+        if getattr(self, "_bare", None) is not None:
+            self._bare.close()
         self.client.close()
 
 
@@ -280,12 +291,13 @@ class RemoteWorker:
 
 
 def _row(op: str, nbytes: int, samples: list[tuple[float, float, float]], raw: list[float],
-         server_what: str = "", serial_decode: bool = False) -> dict:
+         server_what: str = "", serial_decode: bool = False, bare: list[float] | None = None) -> dict:
     """samples: (transfer seconds, of which decoding, server seconds) per repeat; raw: raw socket
     seconds per repeat. The ratio is best raw over best transfer; the range is repeat by repeat.
     serial_decode: the payload is decoded after it has arrived (top-k), not while it arrives, so
     transfer - decode is the transport's own time (`transport`, and its ratio to raw); when the
-    decode overlaps the receive (fp16, full fp32) it cannot be taken apart and transport = transfer."""
+    decode overlaps the receive (fp16, full fp32) it cannot be taken apart and transport = transfer.
+    bare: grpcio alone moving the same bytes per repeat (bare_stream.py), the floor under the service."""
     transfer = [s[0] for s in samples]
     transport = [s[0] - s[1] if serial_decode else s[0] for s in samples]
     ratios = [r / t for r, t in zip(raw, transfer)]
@@ -293,7 +305,9 @@ def _row(op: str, nbytes: int, samples: list[tuple[float, float, float]], raw: l
     return {"op": op, "bytes": nbytes, "transfer": transfer[best], "decode": samples[best][1], "raw": min(raw),
             "ratio": min(raw) / min(transfer), "ratio_lo": min(ratios), "ratio_hi": max(ratios),
             "transport": min(transport), "transport_ratio": min(raw) / min(transport),
-            "serial_decode": serial_decode,
+            "serial_decode": serial_decode, "bare": min(bare) if bare else None,
+            "bare_ratio": min(raw) / min(bare) if bare else None,
+            "transport_over_bare": min(transport) / min(bare) if bare else None,
             "server": statistics.median(s[2] for s in samples), "server_what": server_what}
 
 
@@ -308,36 +322,45 @@ def bench_codec(spec: str, numel: int, repeats: int, same_process: bool = False,
     codec = make_codec(spec)
     streamed = isinstance(codec, DenseCodec) and codec.item_dtype is not None  # decoded as it arrives
     server, port, tokens, core = _start(numel, spec, spec)
+    from dist_llm_train.runtime.grpc.bare_stream import BareSink
+
     peer = RawPeer(4 * numel + 4096)
+    sink = BareSink(4 * numel + 4096, CHUNK)
     make = BenchWorker if same_process else RemoteWorker
     w = make(port, tokens[0], numel, spec, threads)
     rows = []
+    bares: list[float] = []  # grpcio alone, beside each raw transfer; emptied for each operation
 
     def raw(direction: str, nbytes: int) -> float:
         t = peer.serve_once(direction, nbytes)
         seconds = w.raw(direction, nbytes, peer.port)
         t.join()
+        bares.append(w.bare(direction, nbytes, sink.port))
         return seconds
 
     try:
         w.push(core.server.version)  # warm-up: buffers leased and connections open
         samples, raws = [], []
+        bares.clear()
         for _ in range(repeats):
             r = w.push(core.server.version)
             samples.append((r["wall"] - r["server"], r["decode"], r["server"]))
             raws.append(raw("up", r["bytes"]))
-        rows.append(_row(f"push {spec}", r["bytes"], samples, raws, "server step", serial_decode=not streamed))
+        rows.append(_row(f"push {spec}", r["bytes"], samples, raws, "server step", serial_decode=not streamed,
+                         bare=list(bares)))
 
         w.pull(False)  # warm-up: the replica's two buffers
         samples, raws = [], []
+        bares.clear()
         for _ in range(repeats):
             r = w.pull(False)
             samples.append((r["wall"] - r["server"], r["decode"], r["server"]))
             raws.append(raw("down", r["bytes"]))
-        rows.append(_row("pull full fp32", 4 * numel, samples, raws, "server snapshot"))
+        rows.append(_row("pull full fp32", 4 * numel, samples, raws, "server snapshot", bare=list(bares)))
 
         seq = w.pull(True)["seq"]  # the mirror restarts from this full copy
         samples, raws = [], []
+        bares.clear()
         for _ in range(repeats + 1):
             w.push(core.server.version)  # the parameters move, so the delta is a real one
             r = w.pull(True, seq)
@@ -350,10 +373,11 @@ def bench_codec(spec: str, numel: int, repeats: int, same_process: bool = False,
         if w.digest() != mirror:
             raise RuntimeError("the worker's replica differs from the server's mirror of it")
         rows.append(_row(f"pull delta {spec}", r["bytes"], samples[1:], raws[1:], "server encode",
-                         serial_decode=not streamed))
+                         serial_decode=not streamed, bare=bares[1:]))
     finally:
         w.close()
         peer.close()
+        sink.stop()
         server.stop(None)
     return rows
 
@@ -425,15 +449,20 @@ def run(args) -> int:
     print("transport = transfer minus a decode that runs after the payload has arrived (top-k: the index unpacking, "
           "value checks and scatter), i.e. what the transport itself costs against the raw socket; where the decode "
           "overlaps the receive (fp16, full fp32) it stays in, and transport = transfer")
-    print(f"{'operation':<22}{'MB':>8}{'transfer s':>11}{'decode s':>9}{'grpc/raw':>9}{'(range)':>11}"
-          f"{'transport s':>12}{'transp/raw':>11}{'raw MB/s':>9}   server s")
+    print("grpcio s = grpcio alone streaming the same bytes in the same frames between the same two processes, with "
+          "nothing of the service's (bare_stream.py): the floor under any service built on it; transp/grpcio = "
+          "the service's transport time over that floor (1.00 = nothing added)")
+    print(f"{'operation':<22}{'MB':>7}{'transfer s':>11}{'decode s':>9}{'grpc/raw':>9}{'(range)':>11}"
+          f"{'transport s':>12}{'transp/raw':>11}{'grpcio s':>9}{'grpcio/raw':>11}{'transp/grpcio':>14}"
+          f"{'raw MB/s':>9}   server s")
     for spec in ("fp16", "topk:0.01"):
         for r in bench_codec(spec, numel, repeats, same_process=args.same_process, threads=threads):
             mb = r["bytes"] / 1e6
             rng = f"{r['ratio_lo']:.2f}-{r['ratio_hi']:.2f}"
             tr = f"{r['transport']:.3f}" if r["serial_decode"] else "= transfer"
-            print(f"{r['op']:<22}{mb:>8.1f}{r['transfer']:>11.3f}{r['decode']:>9.3f}{r['ratio']:>9.2f}{rng:>11}"
-                  f"{tr:>12}{r['transport_ratio']:>11.2f}{mb / r['raw']:>9.0f}   {r['server']:.3f} "
+            print(f"{r['op']:<22}{mb:>7.1f}{r['transfer']:>11.3f}{r['decode']:>9.3f}{r['ratio']:>9.2f}{rng:>11}"
+                  f"{tr:>12}{r['transport_ratio']:>11.2f}{r['bare']:>9.3f}{r['bare_ratio']:>11.2f}"
+                  f"{r['transport_over_bare']:>14.2f}{mb / r['raw']:>9.0f}   {r['server']:.3f} "
                   f"({r['server_what']})", flush=True)
     seconds = 3.0 if args.quick else args.seconds
     u = bench_updates_per_second(numel, args.workers, seconds)
