@@ -16,7 +16,9 @@ or the 1-byte acknowledgement received, as the gRPC call is):
   frame by frame as replica + delta into the spare vector), after the server encoded it (server
   encode, from the pull header, shown apart and subtracted).
 
-gRPC/raw is the raw socket's time over the transfer's. Then N client threads in another process
+gRPC/raw is the raw socket's time over the transfer's. Beside each raw transfer, grpcio alone moves
+the same bytes (bare_stream.py): the floor under the service, so that what the service adds to
+grpcio is told apart from what grpcio costs against a socket. Then N client threads in another process
 push top-k updates as fast as the server takes them: server updates per second.
 """
 
@@ -148,6 +150,7 @@ class BenchWorker:
         self.replica = Replica(numel, layout)
         self.sink = bytearray(4 * numel + 4096)
         self.payload = memoryview(bytearray(b"\x01") * (4 * numel + 4096))
+        self._bare = None  # a BareClient, opened on the first bare transfer
 
     def push(self, version: int) -> dict:
         t0 = time.perf_counter()
@@ -187,13 +190,13 @@ class BenchWorker:
         """Seconds for grpcio alone to move nbytes to or from the server's process (bare_stream.py)."""
         from dist_llm_train.runtime.grpc.bare_stream import BareClient
 
-        if getattr(self, "_bare", None) is None:
+        if self._bare is None:
             self._bare = BareClient(port, len(self.payload), CHUNK)
             self._bare.seconds(direction, nbytes)  # warm-up: the connection opened
         return self._bare.seconds(direction, nbytes)
 
     def close(self) -> None:
-        if getattr(self, "_bare", None) is not None:
+        if self._bare is not None:
             self._bare.close()
         self.client.close()
 
@@ -318,12 +321,11 @@ def bench_codec(spec: str, numel: int, repeats: int, same_process: bool = False,
     from dist_llm_train.compression import make_codec
     from dist_llm_train.compression.dense import DenseCodec
     from dist_llm_train.runtime.grpc import ps_pb2 as pb
+    from dist_llm_train.runtime.grpc.bare_stream import BareSink
 
     codec = make_codec(spec)
     streamed = isinstance(codec, DenseCodec) and codec.item_dtype is not None  # decoded as it arrives
     server, port, tokens, core = _start(numel, spec, spec)
-    from dist_llm_train.runtime.grpc.bare_stream import BareSink
-
     peer = RawPeer(4 * numel + 4096)
     sink = BareSink(4 * numel + 4096, CHUNK)
     make = BenchWorker if same_process else RemoteWorker
@@ -332,6 +334,7 @@ def bench_codec(spec: str, numel: int, repeats: int, same_process: bool = False,
     bares: list[float] = []  # grpcio alone, beside each raw transfer; emptied for each operation
 
     def raw(direction: str, nbytes: int) -> float:
+        """The raw socket's seconds for nbytes; grpcio alone's for the same bytes go to `bares`."""
         t = peer.serve_once(direction, nbytes)
         seconds = w.raw(direction, nbytes, peer.port)
         t.join()
