@@ -31,6 +31,7 @@ from dist_llm_train.config import RunConfig, load_config
 from dist_llm_train.config.guide_compat import from_guide_config, looks_like_guide_config
 from dist_llm_train.controller.assembly import build_core, build_worker
 from dist_llm_train.controller.data_setup import build_run_data
+from dist_llm_train.controller.memory_check import check_sim_memory
 from dist_llm_train.controller.run_result import RunResult
 from dist_llm_train.controller.sim_checkpoints import SimCheckpoints
 from dist_llm_train.errors import ConfigError, DistLLMError
@@ -93,6 +94,7 @@ class MainController:
             initial = layout.flatten_module(built.module)
             core = build_core(cfg, layout, initial)
             n = len(core.topology)
+            check_sim_memory(cfg, layout.numel, n, sorted(core.byzantine))
             data = build_run_data(cfg, built, n)
             workers = [
                 build_worker(cfg, w, built.module, layout, data.streams[w].next_batch, w in core.byzantine,
