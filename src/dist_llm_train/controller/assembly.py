@@ -29,10 +29,15 @@ def byzantine_ids(cfg: RunConfig, n: int) -> list[int]:
     return list(range(n - cfg.byzantine.count, n)) if cfg.byzantine.count else []
 
 
+def uses_error_feedback(cfg: RunConfig, byzantine: bool = False) -> bool:
+    """Whether a worker's encoder keeps an error-feedback residual (honest workers of a lossy codec)."""
+    return cfg.compression.error_feedback and cfg.compression.codec != "none" and not byzantine
+
+
 def build_encoder(cfg: RunConfig, layout: ParamLayout, seed: int, byzantine: bool = False):
     """The uplink encoder of one worker: the codec, wrapped in error feedback when asked."""
     codec = make_codec(cfg.compression.codec, layout=layout, seed=seed)
-    if cfg.compression.error_feedback and cfg.compression.codec != "none" and not byzantine:
+    if uses_error_feedback(cfg, byzantine):
         return ErrorFeedback(codec)
     return codec
 

@@ -11,6 +11,7 @@ aggregator's buffers come on top), so a run it refuses could not have finished.
 from __future__ import annotations
 
 from dist_llm_train.config.schema import RunConfig
+from dist_llm_train.controller.assembly import uses_error_feedback
 from dist_llm_train.errors import ConfigError
 
 FLOAT_BYTES = 4
@@ -22,7 +23,7 @@ def worker_vectors(cfg: RunConfig, byzantine: bool) -> int:
     n = 1  # the flat gradient (and the pseudo-gradient, written into it)
     if cfg.worker.local_steps > 1:
         n += 1 + (3 if cfg.worker.local_optimizer == "adamw" else 0)  # working copy; m, v, scratch
-    if cfg.compression.error_feedback and cfg.compression.codec != "none" and not byzantine:
+    if uses_error_feedback(cfg, byzantine):
         n += 3  # residual, corrected input, decoded message
     return n
 
@@ -59,7 +60,7 @@ def check_sim_memory(cfg: RunConfig, numel: int, n: int, byzantine: list[int],
     held = ["gradient"]
     if cfg.worker.local_steps > 1:
         held.append("local-step parameters and inner optimizer state")
-    if per > worker_vectors(cfg, True):
+    if uses_error_feedback(cfg):
         held.append("error-feedback residual and scratch")
     raise ConfigError(
         f"this simulated run needs at least {need / 2**30:.1f} GiB for its {n} workers alone ({per} vectors of "

@@ -331,39 +331,38 @@ def bench_codec(spec: str, numel: int, repeats: int, same_process: bool = False,
     make = BenchWorker if same_process else RemoteWorker
     w = make(port, tokens[0], numel, spec, threads)
     rows = []
-    bares: list[float] = []  # grpcio alone, beside each raw transfer; emptied for each operation
 
-    def raw(direction: str, nbytes: int) -> float:
-        """The raw socket's seconds for nbytes; grpcio alone's for the same bytes go to `bares`."""
+    def baselines(direction: str, nbytes: int) -> tuple[float, float]:
+        """Seconds for the raw socket, then for grpcio alone, to move the same nbytes."""
         t = peer.serve_once(direction, nbytes)
         seconds = w.raw(direction, nbytes, peer.port)
         t.join()
-        bares.append(w.bare(direction, nbytes, sink.port))
-        return seconds
+        return seconds, w.bare(direction, nbytes, sink.port)
 
     try:
         w.push(core.server.version)  # warm-up: buffers leased and connections open
-        samples, raws = [], []
-        bares.clear()
+        samples, raws, bares = [], [], []
         for _ in range(repeats):
             r = w.push(core.server.version)
             samples.append((r["wall"] - r["server"], r["decode"], r["server"]))
-            raws.append(raw("up", r["bytes"]))
+            raw, bare = baselines("up", r["bytes"])
+            raws.append(raw)
+            bares.append(bare)
         rows.append(_row(f"push {spec}", r["bytes"], samples, raws, "server step", serial_decode=not streamed,
-                         bare=list(bares)))
+                         bare=bares))
 
         w.pull(False)  # warm-up: the replica's two buffers
-        samples, raws = [], []
-        bares.clear()
+        samples, raws, bares = [], [], []
         for _ in range(repeats):
             r = w.pull(False)
             samples.append((r["wall"] - r["server"], r["decode"], r["server"]))
-            raws.append(raw("down", r["bytes"]))
-        rows.append(_row("pull full fp32", 4 * numel, samples, raws, "server snapshot", bare=list(bares)))
+            raw, bare = baselines("down", r["bytes"])
+            raws.append(raw)
+            bares.append(bare)
+        rows.append(_row("pull full fp32", 4 * numel, samples, raws, "server snapshot", bare=bares))
 
         seq = w.pull(True)["seq"]  # the mirror restarts from this full copy
-        samples, raws = [], []
-        bares.clear()
+        samples, raws, bares = [], [], []
         for _ in range(repeats + 1):
             w.push(core.server.version)  # the parameters move, so the delta is a real one
             r = w.pull(True, seq)
@@ -371,7 +370,9 @@ def bench_codec(spec: str, numel: int, repeats: int, same_process: bool = False,
                 raise RuntimeError(f"expected a delta pull, got kind {r['kind']}")
             seq = r["seq"]
             samples.append((r["wall"] - r["server"], r["decode"], r["server"]))
-            raws.append(raw("down", r["bytes"]))
+            raw, bare = baselines("down", r["bytes"])
+            raws.append(raw)
+            bares.append(bare)
         mirror = hashlib.blake2b(core.downlink.replicas[0].numpy().tobytes()).hexdigest()
         if w.digest() != mirror:
             raise RuntimeError("the worker's replica differs from the server's mirror of it")
