@@ -112,3 +112,23 @@ def test_registry_import_errors_are_not_swallowed():
 
     with pytest.raises(ImportError):
         _registry("dist_llm_train.no_such_layer")
+
+
+def test_privacy_enabled_is_refused_until_it_has_a_mechanism():
+    msg = _error({"privacy.enabled": True})
+    assert "privacy.enabled" in msg and "not implemented" in msg and "no privacy at all" in msg
+
+
+def test_any_privacy_knob_is_refused_not_ignored():
+    msg = _error({"privacy.target_epsilon": 8.0})
+    assert "privacy.target_epsilon" in msg and "not implemented" in msg
+
+
+def test_guide_enable_dp_is_refused():
+    from dist_llm_train.config.guide_compat import from_guide_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config(from_guide_config({"model_name": "gpt2-tiny", "enable_dp": True}))
+    assert "privacy.enabled" in str(info.value)
+    # enable_dp: False asks for nothing and still loads
+    assert load_config(from_guide_config({"model_name": "gpt2-tiny", "enable_dp": False}))

@@ -71,6 +71,7 @@ def check_run(cfg: RunConfig) -> None:
     if w.local_steps == 1 and w.local_second_moment != "own":
         problems.append(("worker.local_second_moment", "shapes the inner optimizer of local steps, but "
                          "worker.local_steps is 1: set worker.local_steps > 1 or remove it"))
+    problems += privacy_problems(cfg)
     problems += aggregator_problems(cfg, k)
     problems += attack_problems(cfg)
     problems += seq_len_problems(cfg)
@@ -117,6 +118,21 @@ def attack_problems(cfg: RunConfig) -> list[tuple[str, str]]:
             return [("byzantine.params", f"{_reason(exc)} (got {b.params!r} for attack {b.attack!r})")]
         return [("byzantine.attack", f"{_reason(exc)} (got {b.attack!r})")]
     return []
+
+
+def privacy_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """Differential privacy has no mechanism behind it yet: a config that asks for it (or sets any of
+    its knobs) is refused, so that nobody trains believing their data is protected when it is not."""
+    from dist_llm_train.config.schema import PrivacyConfig
+
+    p, default = cfg.privacy, PrivacyConfig()
+    asked = [k for k in type(p).model_fields if getattr(p, k) != getattr(default, k)]
+    if not asked:
+        return []
+    key = "privacy.enabled" if p.enabled else f"privacy.{asked[0]}"
+    return [(key, "differential privacy (clipping + noise with an accountant) is not implemented in this "
+                  "version: a run with it would train with no privacy at all. Remove the privacy section "
+                  "(or `enable_dp`) to train without it")]
 
 
 def seq_len_problems(cfg: RunConfig) -> list[tuple[str, str]]:
