@@ -43,6 +43,7 @@ def build_run(
         s.submitted, s.accepted = w["submitted"], w["accepted"]
         s.rejected = Counter(w.get("rejected", {}))
         s.staleness = Counter(w.get("staleness", {}))
+        s.accepted_staleness = Counter(w.get("accepted_staleness", {}))
         s.bytes_up, s.bytes_down = w["bytes_up"], w["bytes_down"]
         s.samples = w.get("samples", 8 * w["accepted"])
         s.aggregations, s.filtered = w.get("aggregations", 0), w.get("filtered", 0)

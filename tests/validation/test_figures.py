@@ -18,8 +18,10 @@ def test_nearest_rank_percentiles():
 
 
 def test_staleness_summary_aggregates_every_worker_and_by_region(experimental):
-    assert fig.staleness_summary(experimental) == {"count": 40, "p50": 1, "p90": 9, "max": 12}
-    assert fig.staleness_summary(experimental, "edge") == {"count": 5, "p50": 12, "p90": 12, "max": 12}
+    assert fig.staleness_summary(experimental) == {"count": 40, "p50": 1, "p90": 9, "max": 12,
+                                                   "stale_accepted_share": None}  # no accepted histogram here
+    assert fig.staleness_summary(experimental, "edge") == {"count": 5, "p50": 12, "p90": 12, "max": 12,
+                                                           "stale_accepted_share": None}
 
 
 def test_region_acceptance(experimental):

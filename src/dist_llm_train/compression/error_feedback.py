@@ -14,14 +14,17 @@ import torch
 
 from dist_llm_train.compression.base import Codec, Encoded
 from dist_llm_train.compression.wire import check_input
+from dist_llm_train.scratch import ScratchVectors
 
 
 class ErrorFeedback:
-    def __init__(self, codec: Codec):
+    def __init__(self, codec: Codec, scratch: ScratchVectors | None = None):
+        """scratch: where the corrected input and the decoded message live between the two halves of
+        one encode; a pool shared by workers that encode in turn (the simulator's) saves two
+        model-sized vectors a worker. The residual is always this sender's own."""
         self.codec = codec
         self.residual: torch.Tensor | None = None
-        self._corrected: torch.Tensor | None = None
-        self._decoded: torch.Tensor | None = None
+        self.scratch = scratch if scratch is not None else ScratchVectors()
 
     @property
     def spec(self) -> str:
@@ -35,12 +38,9 @@ class ErrorFeedback:
                 raise ValueError(f"error feedback residual has {self.residual.numel()} entries, the update {n}; "
                                  "call reset() when the model changes")
             self.residual = torch.zeros(n)
-        if self._corrected is None or self._corrected.numel() != n:
-            self._corrected = torch.empty(n)
-            self._decoded = torch.empty(n)
-        corrected = torch.add(flat, self.residual, out=self._corrected)
+        corrected = torch.add(flat, self.residual, out=self.scratch.get("ef.corrected", n))
         enc = self.codec.encode(corrected)
-        decoded = self.codec.decode(enc, out=self._decoded)
+        decoded = self.codec.decode(enc, out=self.scratch.get("ef.decoded", n))
         torch.sub(corrected, decoded, out=self.residual)
         return enc
 

@@ -18,6 +18,7 @@ from dist_llm_train.compression import ErrorFeedback, make_codec
 from dist_llm_train.config import RunConfig, buffer_size
 from dist_llm_train.layout import ParamLayout
 from dist_llm_train.network import Topology, build_topology
+from dist_llm_train.scratch import ScratchVectors
 from dist_llm_train.sync import BoundedAsyncCoordinator, ParameterServer
 from dist_llm_train.worker import WorkerLogic
 
@@ -34,11 +35,12 @@ def uses_error_feedback(cfg: RunConfig, byzantine: bool = False) -> bool:
     return cfg.compression.error_feedback and cfg.compression.codec != "none" and not byzantine
 
 
-def build_encoder(cfg: RunConfig, layout: ParamLayout, seed: int, byzantine: bool = False):
+def build_encoder(cfg: RunConfig, layout: ParamLayout, seed: int, byzantine: bool = False,
+                  scratch: ScratchVectors | None = None):
     """The uplink encoder of one worker: the codec, wrapped in error feedback when asked."""
     codec = make_codec(cfg.compression.codec, layout=layout, seed=seed)
     if uses_error_feedback(cfg, byzantine):
-        return ErrorFeedback(codec)
+        return ErrorFeedback(codec, scratch=scratch)
     return codec
 
 
@@ -142,9 +144,10 @@ def planned_local_steps(cfg: RunConfig, n: int, sample_budget: bool = True) -> i
 
 def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout: ParamLayout, next_batch,
                  byzantine: bool, vocab_size: int | None = None, n: int = 1, privatizer=None,
-                 sample_budget: bool = True) -> WorkerLogic:
+                 sample_budget: bool = True, scratch: ScratchVectors | None = None) -> WorkerLogic:
     """One worker's logic. sample_budget: whether the run stops at cfg.max_samples (the simulator
-    does; the gRPC server stops at max_server_steps only), which bounds the inner lr schedule."""
+    does; the gRPC server stops at max_server_steps only), which bounds the inner lr schedule.
+    scratch: a pool of round-long vectors shared with workers that run in turn (the simulator's)."""
     attack = build_attack(cfg, n) if byzantine else None
     ctx = AttackContext(n=n, f=cfg.aggregation.f, generator=torch.Generator().manual_seed(cfg.seed + 31 * worker_id),
                         vocab_size=vocab_size)
@@ -154,7 +157,7 @@ def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout
         module=module,
         layout=layout,
         next_batch=next_batch,
-        encoder=build_encoder(cfg, layout, seed=cfg.seed * 1000 + worker_id, byzantine=byzantine),
+        encoder=build_encoder(cfg, layout, seed=cfg.seed * 1000 + worker_id, byzantine=byzantine, scratch=scratch),
         local_steps=w.local_steps,
         local_optimizer=w.local_optimizer,
         local_lr=w.local_lr,
@@ -166,4 +169,5 @@ def build_worker(cfg: RunConfig, worker_id: int, module: torch.nn.Module, layout
         attack=attack,
         attack_ctx=ctx,
         privatizer=privatizer,
+        scratch=scratch,
     )

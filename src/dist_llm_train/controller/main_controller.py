@@ -37,6 +37,7 @@ from dist_llm_train.controller.sim_checkpoints import SimCheckpoints
 from dist_llm_train.errors import ConfigError, DistLLMError
 from dist_llm_train.metrics import EventLog
 from dist_llm_train.models import build_model
+from dist_llm_train.scratch import ScratchVectors
 
 
 def as_build_error(cfg: RunConfig, exc: ValueError) -> DistLLMError:
@@ -96,9 +97,10 @@ class MainController:
             n = len(core.topology)
             check_sim_memory(cfg, layout.numel, n, sorted(core.byzantine))
             data = build_run_data(cfg, built, n)
+            scratch = ScratchVectors()  # the workers run one at a time: one set of round-long vectors
             workers = [
                 build_worker(cfg, w, built.module, layout, data.streams[w].next_batch, w in core.byzantine,
-                             vocab_size=built.vocab_size, n=n)
+                             vocab_size=built.vocab_size, n=n, scratch=scratch)
                 for w in range(n)
             ]
         except ValueError as exc:

@@ -1,11 +1,13 @@
 """Refuse a simulated run that cannot fit in memory before it starts, instead of being OOM-killed.
 
-The simulator holds every worker in one process, and each keeps vectors the size of the model:
-its flat gradient; with local steps its working parameters and its inner AdamW's two moments and
-scratch; with error feedback its residual and two scratch vectors (allocated at its first push,
-so a run that does not fit used to die mid-training, after minutes of work). The estimate counts
-only those per-worker vectors, a lower bound (the model, the server's optimizer and the
-aggregator's buffers come on top), so a run it refuses could not have finished.
+The simulator holds every worker in one process. Each keeps vectors the size of the model that
+outlive a round: with local steps its inner AdamW's two moments and scratch; with error feedback
+its residual (allocated at its first push, so a run that does not fit used to die mid-training,
+after minutes of work). The round-long vectors (flat gradient, local working copy, error
+feedback's corrected and decoded vectors) are one set shared by all workers (scratch.py), since
+the simulator runs them in turn. The estimate counts only those vectors, a lower bound (the model,
+the server's optimizer and the aggregator's buffers come on top), so a run it refuses could not
+have finished.
 """
 
 from __future__ import annotations
@@ -18,20 +20,27 @@ FLOAT_BYTES = 4
 
 
 def worker_vectors(cfg: RunConfig, byzantine: bool) -> int:
-    """Model-sized fp32 vectors one simulated worker allocates (WorkerLogic, FlatLocalOptimizer,
-    ErrorFeedback)."""
-    n = 1  # the flat gradient (and the pseudo-gradient, written into it)
-    if cfg.worker.local_steps > 1:
-        n += 1 + (3 if cfg.worker.local_optimizer == "adamw" else 0)  # working copy; m, v, scratch
+    """Model-sized fp32 vectors one simulated worker keeps for itself (FlatLocalOptimizer,
+    ErrorFeedback's residual)."""
+    n = 0
+    if cfg.worker.local_steps > 1 and cfg.worker.local_optimizer == "adamw":
+        n += 3  # m, v, scratch
     if uses_error_feedback(cfg, byzantine):
-        n += 3  # residual, corrected input, decoded message
+        n += 1  # residual
     return n
+
+
+def shared_vectors(cfg: RunConfig) -> int:
+    """Model-sized fp32 vectors the simulated workers share (scratch.py): gradient, local working
+    copy, error feedback's corrected input and decoded message."""
+    return 1 + (cfg.worker.local_steps > 1) + 2 * uses_error_feedback(cfg)
 
 
 def simulated_workers_bytes(cfg: RunConfig, numel: int, n: int, byzantine: list[int]) -> int:
     """A lower bound on the bytes the simulated workers hold."""
     byz = set(byzantine)
-    return FLOAT_BYTES * numel * sum(worker_vectors(cfg, w in byz) for w in range(n))
+    own = sum(worker_vectors(cfg, w in byz) for w in range(n))
+    return FLOAT_BYTES * numel * (own + shared_vectors(cfg))
 
 
 def available_bytes() -> int | None:
@@ -57,14 +66,14 @@ def check_sim_memory(cfg: RunConfig, numel: int, n: int, byzantine: list[int],
     if need <= free:
         return
     per = worker_vectors(cfg, False)
-    held = ["gradient"]
+    held = []
     if cfg.worker.local_steps > 1:
-        held.append("local-step parameters and inner optimizer state")
+        held.append("inner optimizer state")
     if uses_error_feedback(cfg):
-        held.append("error-feedback residual and scratch")
+        held.append("error-feedback residual")
     raise ConfigError(
         f"this simulated run needs at least {need / 2**30:.1f} GiB for its {n} workers alone ({per} vectors of "
-        f"{numel:,} fp32 parameters per honest worker: {', '.join(held)}), and {free / 2**30:.1f} GiB is "
+        f"{numel:,} fp32 parameters per honest worker: {', '.join(held) or 'none'}; {shared_vectors(cfg)} shared), and {free / 2**30:.1f} GiB is "
         "available: lower network.num_workers, use a smaller model, set worker.local_steps: 1 or "
         "compression.error_feedback: false, or run it with one process per worker (runtime.kind: local, or "
         "`dist-llm-train serve` and `worker` on several machines)")

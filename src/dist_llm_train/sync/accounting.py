@@ -16,6 +16,7 @@ class WorkerStats:
     accepted: int = 0
     rejected: Counter = field(default_factory=Counter)  # reason -> count
     staleness: Counter = field(default_factory=Counter)  # tau -> count (accepted and rejected)
+    accepted_staleness: Counter = field(default_factory=Counter)  # tau -> count of the accepted ones
     bytes_up: int = 0
     bytes_down: int = 0
     samples: int = 0
@@ -37,6 +38,7 @@ class WorkerStats:
             "rejected": dict(self.rejected),
             "acceptance_rate": self.acceptance_rate,
             "staleness_hist": {str(k): v for k, v in sorted(self.staleness.items())},
+            "accepted_staleness_hist": {str(k): v for k, v in sorted(self.accepted_staleness.items())},
             "bytes_up": self.bytes_up,
             "bytes_down": self.bytes_down,
             "samples": self.samples,
@@ -52,6 +54,7 @@ class WorkerStats:
         s.submitted, s.accepted = int(d["submitted"]), int(d["accepted"])
         s.rejected = Counter(d["rejected"])
         s.staleness = Counter({int(k): v for k, v in d["staleness_hist"].items()})
+        s.accepted_staleness = Counter({int(k): v for k, v in d.get("accepted_staleness_hist", {}).items()})
         s.bytes_up, s.bytes_down, s.samples = int(d["bytes_up"]), int(d["bytes_down"]), int(d["samples"])
         s.aggregations, s.filtered = int(d["aggregations"]), int(d["filtered"])
         s.trust_sum = float(d["mean_trust"] or 0.0) * s.aggregations

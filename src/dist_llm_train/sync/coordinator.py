@@ -190,6 +190,7 @@ class BoundedAsyncCoordinator:
             p.samples += n_samples
             p.staleness.append(tau)
         st.accepted += 1
+        st.accepted_staleness[tau] += 1
         st.samples += n_samples
         return Admission(True, tau, bound)
 

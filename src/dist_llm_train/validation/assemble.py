@@ -15,7 +15,7 @@ from typing import Any
 from dist_llm_train.controller.run_result import RunResult
 from dist_llm_train.errors import PreconditionError
 from dist_llm_train.validation import figures as fig
-from dist_llm_train.validation.checklist import all_passed, evaluate_checklist
+from dist_llm_train.validation.checklist import all_passed, evaluate_checklist, needs_runs
 from dist_llm_train.validation.plots import write_plots
 from dist_llm_train.validation.report import machine_description, write_report
 from dist_llm_train.validation.report_tables import Table, fmt_factor, fmt_measured, fmt_num, fmt_pct
@@ -31,8 +31,14 @@ def target_from_specs(specs: Sequence[Mapping[str, Any]]) -> tuple[float | None,
     return None, 0.02
 
 
+#: runs that a checklist item compares the experimental run with; they are not variants
+REFERENCE_RUNS = ("sync-reference",)
+
+
 def variants_table(baseline: RunResult, variants: Mapping[str, RunResult], specs) -> tuple[Table, dict]:
     rows, data = [], {}
+    # an item measured against a reference run of the experimental configuration says nothing of a variant
+    specs = [s for s in specs if not needs_runs(s)]
     for label, run in variants.items():
         items = evaluate_checklist(specs, baseline, run)
         cmp = fig.compare(baseline, run, *target_from_specs(specs))
@@ -46,6 +52,18 @@ def variants_table(baseline: RunResult, variants: Mapping[str, RunResult], specs
                   "Further experimental configurations scored with the same checklist against the same baseline.",
                   align=["l", "r", "r", "r", "r", "r"])
     return table, data
+
+
+def references_table(references: Mapping[str, RunResult]) -> Table:
+    rows = []
+    for label, run in references.items():
+        figs = fig.run_figures(run)
+        rows.append([label, figs["mode"], figs["num_workers"], figs["server_steps"], fmt_num(figs["final_loss"]),
+                     fmt_num(figs["virtual_time"]), run.stopped_by])
+    return Table("Reference runs", ["run", "mode", "workers", "server steps", "final loss", "virtual time (s)",
+                                    "stopped by"], rows,
+                 "The experimental configuration made synchronous on the same heterogeneous workers, for \"faster "
+                 "with async\"; it stops once it reaches the target loss.", align=["l", "l", "r", "r", "r", "r", "l"])
 
 
 def variant_targets_table(baseline: RunResult, variants: Mapping[str, RunResult],
@@ -83,13 +101,17 @@ def assemble_report(suite, preset: str, out: str | Path, results: Mapping[str, R
     base, exp = results["baseline"], results["experimental"]
     specs = list(suite.checks)
     machine = machine or machine_description()
-    items = evaluate_checklist(specs, base, exp)
+    references = {k: results[k] for k in REFERENCE_RUNS if k in results}
+    extra: dict = {}
+    items = evaluate_checklist(specs, base, exp, references)
     target_loss, margin = target_from_specs(specs)
     target = fig.compare(base, exp, target_loss, margin)["target_loss"]
     plots = write_plots(out, base, exp, target)
     tables = list(extra_tables)
-    extra: dict = {}
-    others = {k: v for k, v in results.items() if k not in ("baseline", "experimental")}
+    others = {k: v for k, v in results.items() if k not in ("baseline", "experimental", *REFERENCE_RUNS)}
+    if references:
+        tables.append(references_table(references))
+        extra["references"] = {k: fig.run_figures(v) for k, v in references.items()}
     if others:
         table, extra["variants"] = variants_table(base, others, specs)
         tables.append(table)

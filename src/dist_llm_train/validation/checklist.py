@@ -133,6 +133,69 @@ def no_divergence(baseline: RunResult, experimental: RunResult, clean_stops: lis
                  {"initial_loss": start, "final_loss": end, "stopped_by": experimental.stopped_by}, ok=clean)
 
 
+#: metrics the gain items know, and whether a higher value is better
+_GAIN_METRICS = {"perplexity": False, "loss": False, "mlm_accuracy": True}
+
+
+def _gain_metric(metric: str) -> bool:
+    if metric not in _GAIN_METRICS:
+        raise ConfigError(f"gain items take metric {', '.join(_GAIN_METRICS)}; not {metric!r}")
+    return _GAIN_METRICS[metric]
+
+
+def _before(baseline: RunResult, metric: str) -> float | None:
+    """The metric before any training: the baseline curve's first point (both runs start from the same
+    parameters and are evaluated on the same held-out tokens)."""
+    return initial_value(baseline.curve, metric)
+
+
+def baseline_improves(baseline: RunResult, experimental: RunResult, threshold: float = 0.10,
+                      metric: str = "perplexity") -> ChecklistItem:
+    """The baseline's relative improvement over the starting model: a fine-tuning validation whose
+    baseline learns nothing cannot show that the system keeps what the baseline learns."""
+    higher_better = _gain_metric(metric)
+    before, after = _before(baseline, metric), baseline.final.get(metric)
+    change = fig.relative_change(after, before)
+    measured = None if change is None else (change if higher_better else -change)
+    word = "rise" if higher_better else "fall"
+    detail = f"baseline {metric} {_fmt(before)} before training -> {_fmt(after)} after"
+    return _item(f"Baseline improves on the starting model ({metric} {word}s >= {_pct(threshold)})", measured, ">=",
+                 threshold, "relative", detail, {"before": before, "baseline": after})
+
+
+def gain_retained(baseline: RunResult, experimental: RunResult, threshold: float = 0.75,
+                  metric: str = "perplexity") -> ChecklistItem:
+    """(before - experimental) / (before - baseline) for a lower-is-better metric (the other way round
+    for accuracy): the share of the baseline's improvement over the starting model that the full
+    system keeps. A relative bound on the final metric alone says little when training moves it by a
+    few percent; this measures against what there was to gain."""
+    higher_better = _gain_metric(metric)
+    before, b, e = _before(baseline, metric), baseline.final.get(metric), experimental.final.get(metric)
+    name = f"Gain retained ({metric}: experimental's improvement / baseline's) >= {threshold:g}"
+    inputs = {"before": before, "baseline": b, "experimental": e}
+    if not all(fig.is_finite(x) for x in (before, b, e)):
+        return _item(name, None, ">=", threshold, "ratio", f"{metric} missing or non-finite: before {_fmt(before)}, "
+                     f"baseline {_fmt(b)}, experimental {_fmt(e)}", inputs)
+    sign = 1.0 if higher_better else -1.0
+    gain_b, gain_e = sign * (b - before), sign * (e - before)
+    detail = (f"{metric} before {_fmt(before)}; baseline {_fmt(b)} (gain {gain_b:.4g}), experimental {_fmt(e)} "
+              f"(gain {gain_e:.4g})")
+    if gain_b <= 0:
+        return _item(name, None, ">=", threshold, "ratio", detail + "; the baseline did not improve, so there is no "
+                     "gain to retain", inputs)
+    return _item(name, gain_e / gain_b, ">=", threshold, "ratio", detail, inputs)
+
+
+def baseline_metric_above(baseline: RunResult, experimental: RunResult, metric: str = "mlm_accuracy",
+                          threshold: float = 0.20) -> ChecklistItem:
+    """The baseline's final metric reaches a floor, so that "within X% of baseline" compares runs that
+    learned something (MLM accuracy near the frequent-token rate means nothing)."""
+    v = baseline.final.get(metric)
+    return _item(f"Baseline {metric} >= {_fmt(threshold)}", None if v is None else float(v), ">=", threshold,
+                 "fraction" if metric.endswith("accuracy") else "", f"baseline final {metric} {_fmt(v)}",
+                 {"baseline": v})
+
+
 # -- acceptance -----------------------------------------------------------------------------------
 def acceptance_above(baseline: RunResult, experimental: RunResult, threshold: float = 0.80,
                      inclusive: bool = False) -> ChecklistItem:
@@ -171,6 +234,20 @@ def region_acceptance_above(baseline: RunResult, experimental: RunResult, region
     if not r["submitted"]:
         detail = f"the {r['workers']} worker(s) in {region} submitted no update during the run"
     return _item(name, r["acceptance_rate"], _above(inclusive), threshold, "fraction", detail, dict(r))
+
+
+def asynchrony_exercised(baseline: RunResult, experimental: RunResult, threshold: float = 0.30) -> ChecklistItem:
+    """The share of accepted updates with staleness >= 1: a run called asynchronous in which every
+    server step waits for every worker (all staleness 0) is synchronous training, and proves
+    nothing about staleness."""
+    hist = fig.accepted_staleness_histogram(experimental)
+    share = fig.stale_accepted_share(experimental)
+    total = sum(hist.values())
+    spread = ", ".join(f"{tau}: {n}" for tau, n in sorted(hist.items())) or "none"
+    detail = (f"{total - hist.get(0, 0)} of {total} accepted updates at staleness >= 1 (staleness: count = {spread}); "
+              f"mode {experimental.config.get('sync', {}).get('mode')}")
+    return _item(f"Asynchrony exercised (accepted updates with staleness >= 1 >= {_pct(threshold)})", share, ">=",
+                 threshold, "fraction", detail, {"accepted_staleness_hist": {str(k): v for k, v in hist.items()}})
 
 
 # -- bandwidth ------------------------------------------------------------------------------------
@@ -368,6 +445,30 @@ def time_to_target_within(baseline: RunResult, experimental: RunResult, threshol
     return _to_target_within(baseline, experimental, threshold, "virtual_time", target_loss, margin)
 
 
+def faster_with_async(baseline: RunResult, experimental: RunResult, sync_run: RunResult | None = None,
+                      threshold: float = 1.5, target_loss: float | None = None, margin: float = 0.02) -> ChecklistItem:
+    """Virtual time to the target loss of synchronous training on the experimental run's own
+    heterogeneous workers (sync_run: the same configuration with a barrier every step) divided by
+    the asynchronous experimental run's. The guide's "faster with async": every step of the
+    synchronous run waits for its slowest worker, the asynchronous one lets fast workers go on."""
+    name = f"Faster with async (virtual time to the target loss, sync / async on the same workers) >= {threshold:g}x"
+    if sync_run is None:
+        return _item(name, None, ">=", threshold, "x", "no synchronous run on the experimental run's workers was "
+                     "made (the suite has no sync reference)", {})
+    try:
+        target = fig.target_loss_for(baseline, target_loss, margin)
+    except DistLLMError as exc:
+        return _item(name, None, ">=", threshold, "x", str(exc), {})
+    t_sync = first_crossing(sync_run.curve, target, "virtual_time")
+    t_async = first_crossing(experimental.curve, target, "virtual_time")
+    reached = {k: "never reached it" if v is None else f"{v:.4g} s" for k, v in (("s", t_sync), ("a", t_async))}
+    detail = (f"target loss {target:.4g}; virtual time to it: synchronous {reached['s']}, asynchronous "
+              f"{reached['a']}")
+    measured = fig.ratio(t_sync, t_async) if t_sync is not None and t_async is not None else None
+    return _item(name, measured, ">=", threshold, "x", detail,
+                 {"target_loss": target, "sync_virtual_time": t_sync, "async_virtual_time": t_async})
+
+
 # -- specs ----------------------------------------------------------------------------------------
 ITEMS: dict[str, Callable[..., ChecklistItem | list[ChecklistItem]]] = {
     "perplexity_within": perplexity_within,
@@ -387,7 +488,24 @@ ITEMS: dict[str, Callable[..., ChecklistItem | list[ChecklistItem]]] = {
     "steps_to_target_within": steps_to_target_within,
     "samples_to_target_within": samples_to_target_within,
     "time_to_target_within": time_to_target_within,
+    "baseline_improves": baseline_improves,
+    "gain_retained": gain_retained,
+    "baseline_metric_above": baseline_metric_above,
+    "asynchrony_exercised": asynchrony_exercised,
+    "faster_with_async": faster_with_async,
 }
+
+#: item parameters that are runs beyond the baseline and the experimental one, filled in by
+#: evaluate_checklist from its `runs` (label -> RunResult), never written in a spec
+RUN_PARAMETERS = {"sync_run": "sync-reference"}
+
+
+def needs_runs(spec: Mapping[str, Any]) -> list[str]:
+    """The labels of the extra runs an item spec needs (e.g. ["sync-reference"])."""
+    fn = ITEMS.get(spec.get("item", ""))
+    if fn is None:
+        return []
+    return [RUN_PARAMETERS[p] for p in inspect.signature(fn).parameters if p in RUN_PARAMETERS]
 
 
 def check_specs(specs: list[Mapping[str, Any]]) -> None:
@@ -398,7 +516,7 @@ def check_specs(specs: list[Mapping[str, Any]]) -> None:
         fn = ITEMS.get(spec["item"])
         if fn is None:
             raise ConfigError(f"unknown checklist item {spec['item']!r}; allowed: {', '.join(ITEMS)}")
-        params = list(inspect.signature(fn).parameters.values())[2:]
+        params = [p for p in list(inspect.signature(fn).parameters.values())[2:] if p.name not in RUN_PARAMETERS]
         allowed = {p.name for p in params}
         unknown = set(spec) - allowed - {"item"}
         if unknown:
@@ -410,13 +528,20 @@ def check_specs(specs: list[Mapping[str, Any]]) -> None:
 
 
 def evaluate_checklist(specs: list[Mapping[str, Any]], baseline: RunResult,
-                       experimental: RunResult) -> list[ChecklistItem]:
-    """The ChecklistItems of `specs`, in order (a spec may yield more than one item)."""
+                       experimental: RunResult, runs: Mapping[str, RunResult] | None = None) -> list[ChecklistItem]:
+    """The ChecklistItems of `specs`, in order (a spec may yield more than one item). runs: further
+    runs by label, for the items that compare against one (RUN_PARAMETERS); an item whose run is
+    missing fails and says so."""
     check_specs(specs)
+    runs = runs or {}
     items: list[ChecklistItem] = []
     for spec in specs:
         params = {k: v for k, v in spec.items() if k != "item"}
-        out = ITEMS[spec["item"]](baseline, experimental, **params)
+        fn = ITEMS[spec["item"]]
+        for p in inspect.signature(fn).parameters:
+            if p in RUN_PARAMETERS:
+                params[p] = runs.get(RUN_PARAMETERS[p])
+        out = fn(baseline, experimental, **params)
         items.extend(out if isinstance(out, list) else [out])
     return items
 

@@ -85,10 +85,31 @@ def percentile(hist: Counter, q: float) -> int | None:
     return max(hist)
 
 
+def accepted_staleness_histogram(run: RunResult) -> Counter:
+    """tau -> count of the *accepted* updates over all workers (what actually moved the model)."""
+    hist: Counter = Counter()
+    for w in workers(run):
+        for tau, n in w.get("accepted_staleness_hist", {}).items():
+            hist[int(tau)] += int(n)
+    return hist
+
+
+def stale_accepted_share(run: RunResult) -> float | None:
+    """The share of accepted updates computed on parameters at least one server step old: how much
+    of the run was really asynchronous (0 for synchronous training). None when nothing was accepted
+    or the run's record predates the accepted-staleness histogram."""
+    hist = accepted_staleness_histogram(run)
+    total = sum(hist.values())
+    if total == 0:
+        return None
+    return sum(n for tau, n in hist.items() if tau >= 1) / total
+
+
 def staleness_summary(run: RunResult, region: str | None = None) -> dict:
     hist = staleness_histogram(run, region)
     return {"count": sum(hist.values()), "p50": percentile(hist, 0.5), "p90": percentile(hist, 0.9),
-            "max": max(hist) if hist else None}
+            "max": max(hist) if hist else None,
+            "stale_accepted_share": stale_accepted_share(run) if region is None else None}
 
 
 def region_acceptance(run: RunResult) -> dict[str, dict]:

@@ -183,15 +183,20 @@ def staleness_section(baseline: RunResult, experimental: RunResult) -> str:
     rows = []
     for label, run in (("baseline", baseline), ("experimental", experimental)):
         s = fig.staleness_summary(run)
-        rows.append([label, "all", s["count"], s["p50"], s["p90"], s["max"]])
+        rows.append([label, "all", s["count"], s["p50"], s["p90"], s["max"], fmt_pct(s["stale_accepted_share"])])
     if len(set(experimental.worker_regions)) > 1:
         for region in sorted(set(experimental.worker_regions)):
             s = fig.staleness_summary(experimental, region)
-            rows.append(["experimental", region, s["count"], s["p50"], s["p90"], s["max"]])
+            rows.append(["experimental", region, s["count"], s["p50"], s["p90"], s["max"], ""])
+    hist = fig.accepted_staleness_histogram(experimental)
+    spread = ", ".join(f"{tau}: {n}" for tau, n in sorted(hist.items())) or "none"
     return ("## Staleness distribution\n\nStaleness = server steps between the version a worker pulled and the "
             "version its update arrived at, over every update the server received (accepted and rejected); "
-            "nearest-rank percentiles.\n\n"
-            + markdown_table(["run", "region", "updates", "p50", "p90", "max"], rows, ["l", "l", "r", "r", "r", "r"]))
+            "nearest-rank percentiles. The last column is the share of *accepted* updates that were at least one "
+            "step stale: 0% is synchronous training, whatever the mode is called.\n\n"
+            + markdown_table(["run", "region", "updates", "p50", "p90", "max", "accepted with staleness >= 1"], rows,
+                             ["l", "l", "r", "r", "r", "r", "r"])
+            + f"\nAccepted updates of the experimental run by staleness (staleness: count): {spread}.\n")
 
 
 def filtering_section(baseline: RunResult, experimental: RunResult) -> str:

@@ -12,7 +12,7 @@ from dist_llm_train.config import load_config
 from dist_llm_train.controller.main_controller import MainController
 from dist_llm_train.controller.run_result import RunResult
 from dist_llm_train.errors import ConfigError
-from dist_llm_train.validation.checklist import check_specs
+from dist_llm_train.validation.checklist import check_specs, needs_runs
 from dist_llm_train.validation.report import machine_description
 from dist_llm_train.validation.suites import Suite, get_suite
 
@@ -29,12 +29,18 @@ def selected_variants(suite: Suite, names: list[str] | None) -> list[str]:
     return [n for n in suite.variants if n in names]
 
 
+def needs_sync_reference(suite: Suite) -> bool:
+    return any("sync-reference" in needs_runs(spec) for spec in suite.checks)
+
+
 def suite_configs(suite: Suite, overrides: list[str], variants: list[str] | None = None):
     """Validated RunConfigs of the suite's runs (all variants, or those named), with the user's --set
-    applied to every one."""
+    applied to every one; the synchronous reference among them when the checklist needs it."""
     base = load_config(suite.baseline, overrides)
     exp = load_config(suite.experimental, overrides)
     cfgs = {k: load_config(suite.variants[k], overrides) for k in selected_variants(suite, variants)}
+    if needs_sync_reference(suite):
+        cfgs = {"sync-reference": load_config(suite.sync_reference, overrides), **cfgs}
     return base, exp, cfgs
 
 
@@ -59,10 +65,10 @@ def run_suite(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, RunResult] = {}
-    todo = [("baseline", base_cfg), ("experimental", exp_cfg)]
-    if with_variants:
-        todo += list(variant_cfgs.items())
+    todo = [("baseline", base_cfg), ("experimental", exp_cfg), *variant_cfgs.items()]
     for label, cfg in todo:
+        if label == "sync-reference":
+            cfg = stop_at_target(cfg, results["baseline"], suite)
         log(f"[{name}/{preset}] running {label}: {cfg.model.name}, {cfg.sync.mode}, codec {cfg.compression.codec}, "
             f"rule {cfg.aggregation.rule} f={cfg.aggregation.f}, budget {cfg.max_samples} samples")
         results[label] = MainController(cfg, run_dir=out / label).run()
@@ -80,3 +86,18 @@ def run_suite(
     elif golden == "check":
         summary["golden_problems"] = golden_mod.compare_golden(name, preset, core)
     return summary
+
+
+def stop_at_target(cfg, baseline: RunResult, suite: Suite):
+    """The synchronous reference only has to show when it reaches the baseline's target loss: it stops
+    there (eval.target_loss) instead of spending the whole budget. Unchanged when the baseline has no
+    finite final loss (the item then fails on its own)."""
+    from dist_llm_train.errors import DistLLMError
+    from dist_llm_train.validation import figures as fig
+
+    spec = next((s for s in suite.checks if s.get("item") == "faster_with_async"), {})
+    try:
+        target = fig.target_loss_for(baseline, spec.get("target_loss"), float(spec.get("margin", 0.02)))
+    except DistLLMError:
+        return cfg
+    return cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"target_loss": target})})

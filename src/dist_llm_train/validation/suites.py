@@ -27,6 +27,22 @@ class Suite:
     #: per variant, the checklist specs of its own targets (reported as a checklist of their own)
     variant_checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    @property
+    def sync_reference(self) -> dict[str, Any]:
+        """The experimental configuration made synchronous on the same heterogeneous workers (a
+        barrier every step, every worker in it, staleness bound 0): what "faster with async" is
+        measured against. Only a suite whose checklist asks for it runs it."""
+        return sync_reference_of(self.experimental)
+
+
+def sync_reference_of(experimental: dict[str, Any]) -> dict[str, Any]:
+    sync = {k: v for k, v in experimental.get("sync", {}).items() if k not in ("buffer_size", "max_staleness")}
+    sync.update({"mode": "sync", "adaptive_staleness": False})
+    out = copy.deepcopy(experimental)
+    out["name"] = "sync-reference"
+    out["sync"] = sync
+    return out
+
 
 def _merge(base: dict, *updates: dict) -> dict:
     out = copy.deepcopy(base)

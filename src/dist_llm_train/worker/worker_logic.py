@@ -17,6 +17,7 @@ import torch
 from dist_llm_train.attacks.base import Attack, AttackContext
 from dist_llm_train.compression.base import Encoded
 from dist_llm_train.layout import ParamLayout
+from dist_llm_train.scratch import ScratchVectors
 from dist_llm_train.worker.local_optimizer import FlatLocalOptimizer
 
 
@@ -45,7 +46,10 @@ class WorkerLogic:
         attack: Attack | None = None,
         attack_ctx: AttackContext | None = None,
         privatizer=None,
+        scratch: ScratchVectors | None = None,
     ):
+        """scratch: the pool the flat gradient and the local-step working copy are borrowed from for
+        one round (the simulator shares one among its workers, which run in turn)."""
         if local_steps < 1:
             raise ValueError(f"local_steps must be >= 1, got {local_steps}")
         self.worker_id = worker_id
@@ -59,8 +63,7 @@ class WorkerLogic:
         self.attack_ctx = attack_ctx or AttackContext()
         self.privatizer = privatizer
         d = layout.numel
-        self._grad = torch.empty(d)
-        self._work = torch.empty(d) if local_steps > 1 else None
+        self.scratch = scratch if scratch is not None else ScratchVectors()
         self.local_opt = (FlatLocalOptimizer(d, local_optimizer, local_lr, **(local_schedule_kwargs or {}))
                           if local_steps > 1 else None)
         self.steps_done = 0
@@ -74,6 +77,10 @@ class WorkerLogic:
         if self.attack is not None and self.attack.poisons_data:
             batch = self.attack.corrupt_batch(batch, self.attack_ctx)
         return batch
+
+    @property
+    def _grad(self) -> torch.Tensor:
+        return self.scratch.get("worker.grad", self.layout.numel)
 
     def _gradient(self) -> tuple[float, int, int]:
         """One forward/backward on the next batch; the flat gradient lands in self._grad."""
@@ -96,7 +103,7 @@ class WorkerLogic:
             losses.append(loss)
             samples, tokens = n, t
         else:
-            work = self._work
+            work = self.scratch.get("worker.local_params", self.layout.numel)
             work.copy_(params)
             for _ in range(self.local_steps):
                 loss, n, t = self._gradient()
