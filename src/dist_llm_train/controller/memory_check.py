@@ -73,7 +73,8 @@ def check_sim_memory(cfg: RunConfig, numel: int, n: int, byzantine: list[int],
         held.append("error-feedback residual")
     raise ConfigError(
         f"this simulated run needs at least {need / 2**30:.1f} GiB for its {n} workers alone ({per} vectors of "
-        f"{numel:,} fp32 parameters per honest worker: {', '.join(held) or 'none'}; {shared_vectors(cfg)} shared), and {free / 2**30:.1f} GiB is "
+        f"{numel:,} fp32 parameters per honest worker: {', '.join(held) or 'none'}; {shared_vectors(cfg)} shared), "
+        f"and {free / 2**30:.1f} GiB is "
         "available: lower network.num_workers, use a smaller model, set worker.local_steps: 1 or "
         "compression.error_feedback: false, or run it with one process per worker (runtime.kind: local, or "
         "`dist-llm-train serve` and `worker` on several machines)")
