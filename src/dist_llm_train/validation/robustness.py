@@ -16,7 +16,7 @@ from pathlib import Path
 from dist_llm_train.aggregation import check_precondition
 from dist_llm_train.config import load_config
 from dist_llm_train.controller.main_controller import MainController
-from dist_llm_train.errors import PreconditionError
+from dist_llm_train.errors import ConfigError, PreconditionError
 from dist_llm_train.validation.report_tables import markdown_table
 
 ROBUSTNESS_PRESETS = {
@@ -50,6 +50,8 @@ def _config(p: dict, rule: str, f: int, attack: str | None, overrides):
 
 
 def run_robustness(preset: str, out: str | Path, overrides: list[str] | None = None, log=print) -> dict:
+    if preset not in ROBUSTNESS_PRESETS:
+        raise ConfigError(f"suite 'robustness' has no preset {preset!r}; allowed: {', '.join(ROBUSTNESS_PRESETS)}")
     p = ROBUSTNESS_PRESETS[preset]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dist_llm_train.config import load_config
 from dist_llm_train.controller.main_controller import MainController
+from dist_llm_train.errors import ConfigError
 from dist_llm_train.validation.curves import first_crossing
 
 SCALING_PRESETS = {
@@ -46,6 +47,8 @@ def scaling_config(p: dict, n: int, steps: int, target: float | None, overrides:
 def run_scaling(preset: str, out: str | Path, overrides: list[str] | None = None, log=print) -> dict:
     from dist_llm_train.validation.report_tables import markdown_table
 
+    if preset not in SCALING_PRESETS:
+        raise ConfigError(f"suite 'scaling' has no preset {preset!r}; allowed: {', '.join(SCALING_PRESETS)}")
     p = SCALING_PRESETS[preset]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
