@@ -6,7 +6,7 @@ import pytest
 
 from dist_llm_train.errors import ConfigError
 from dist_llm_train.validation.checklist import check_specs
-from dist_llm_train.validation.runner import run_suite, selected_variants, suite_configs
+from dist_llm_train.validation.runner import reference_configs, run_suite, selected_variants, suite_configs
 from dist_llm_train.validation.suites import PRESETS_OF, get_suite
 
 
@@ -20,6 +20,35 @@ def test_every_suite_preset_resolves(name, preset):
     base, exp, variants = suite_configs(suite, [])
     assert base.seed == exp.seed and base.max_samples == exp.max_samples
     assert all(v.max_samples == base.max_samples for v in variants.values())
+    for ref in reference_configs(suite, []).values():
+        assert ref.sync.mode == "sync" and ref.network == exp.network and ref.compression == exp.compression
+        assert ref.max_samples == exp.max_samples
+
+
+@pytest.mark.parametrize("name", ["gpt2", "finetune", "bert-mlm", "wan"])
+def test_every_experimental_run_has_more_workers_than_a_step_takes_and_asks_for_asynchrony(name):
+    from dist_llm_train.config import buffer_size
+    from dist_llm_train.config.cross_checks import num_workers
+
+    suite = get_suite(name, "quick")
+    _, exp, _ = suite_configs(suite, [])
+    assert exp.sync.mode == "async" and num_workers(exp) > buffer_size(exp)
+    items = {s["item"]: s for s in suite.checks}
+    assert items["asynchrony_exercised"]["threshold"] == 0.30
+    if name != "wan":  # against a LAN baseline: the heterogeneous-speed comparison is gpt2's, finetune's, bert's
+        speeds = [w.speed for w in exp.network.workers for _ in range(w.count)]
+        assert max(speeds) / min(speeds) >= 5
+        assert items["faster_with_async"]["threshold"] == 1.5
+        assert list(reference_configs(suite, [])) == ["sync-reference"]
+
+
+def test_finetune_checks_the_gain_over_the_pretrained_model():
+    suite = get_suite("finetune", "quick")
+    base, exp, _ = suite_configs(suite, [])
+    assert base.model.name == exp.model.name == "smollm2-135m" and base.model.init == "pretrained"
+    items = {s["item"]: s for s in suite.checks}
+    assert items["gain_retained"]["threshold"] == 0.75 and items["baseline_improves"]["threshold"] == 0.10
+    assert exp.compression.codec == "topk:0.05" and exp.byzantine.workers == [3]
 
 
 def test_gpt2_scores_multikrum_on_input_momentum_and_sets_the_diloco_targets():

@@ -22,6 +22,10 @@ def _clean(v: Any) -> Any:
     return v
 
 
+#: events written through to the file at once (the others are buffered: a step writes several)
+FLUSHED = ("eval", "checkpoint")
+
+
 class EventLog:
     def __init__(self, path: str | Path | None, sinks: list | None = None):
         self.path = Path(path) if path else None
@@ -37,6 +41,8 @@ class EventLog:
         self.count += 1
         if self._fh is not None:
             self._fh.write(json.dumps(event, separators=(",", ":"), sort_keys=True) + "\n")
+            if event.get("event") in FLUSHED:
+                self._fh.flush()  # someone following the run sees each evaluation as it happens
         for sink in self.sinks:
             sink.handle(event)
 

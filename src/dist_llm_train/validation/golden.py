@@ -23,6 +23,8 @@ TOLERANCES = {
     "server_steps": ("abs", 0),
     "detection_rate": ("abs", 0.10),
     "false_positive_rate": ("abs", 0.05),
+    # share of accepted updates at staleness >= 1: the cut must stay asynchronous, not only converge
+    "stale_accepted_share": ("abs", 0.10),
 }
 
 
@@ -31,6 +33,8 @@ def golden_path(suite: str, preset: str) -> Path:
 
 
 def metrics_of(r: RunResult) -> dict:
+    from dist_llm_train.validation.figures import stale_accepted_share
+
     flt = r.summary["filtering"]
     return {
         "final_loss": r.final.get("loss"),
@@ -40,6 +44,7 @@ def metrics_of(r: RunResult) -> dict:
         "server_steps": r.server_steps,
         "detection_rate": flt["detection_rate"],
         "false_positive_rate": flt["false_positive_rate"],
+        "stale_accepted_share": stale_accepted_share(r),
     }
 
 
@@ -65,6 +70,10 @@ def compare_golden(suite: str, preset: str, results: dict[str, RunResult]) -> li
             problems.append(f"run {label!r} is in the golden file but was not run")
             continue
         got = metrics_of(results[label])
+        for key in got:
+            if key not in expected:
+                problems.append(f"{label}.{key} is not in the golden file: refresh it with `dist-llm-train validate "
+                                f"{suite} --preset {preset} --update-golden`")
         for key, want in expected.items():
             have = got.get(key)
             kind, tol = TOLERANCES[key]

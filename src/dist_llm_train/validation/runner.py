@@ -35,13 +35,19 @@ def needs_sync_reference(suite: Suite) -> bool:
 
 def suite_configs(suite: Suite, overrides: list[str], variants: list[str] | None = None):
     """Validated RunConfigs of the suite's runs (all variants, or those named), with the user's --set
-    applied to every one; the synchronous reference among them when the checklist needs it."""
+    applied to every one."""
     base = load_config(suite.baseline, overrides)
     exp = load_config(suite.experimental, overrides)
     cfgs = {k: load_config(suite.variants[k], overrides) for k in selected_variants(suite, variants)}
-    if needs_sync_reference(suite):
-        cfgs = {"sync-reference": load_config(suite.sync_reference, overrides), **cfgs}
     return base, exp, cfgs
+
+
+def reference_configs(suite: Suite, overrides: list[str]) -> dict:
+    """The reference runs the checklist compares the experimental run with (label -> RunConfig): the
+    synchronous reference when an item needs it, else none."""
+    if needs_sync_reference(suite):
+        return {"sync-reference": load_config(suite.sync_reference, overrides)}
+    return {}
 
 
 def run_suite(
@@ -62,10 +68,11 @@ def run_suite(
     for specs in suite.variant_checks.values():
         check_specs(specs)
     base_cfg, exp_cfg, variant_cfgs = suite_configs(suite, overrides or [], variants if with_variants else [])
+    refs = reference_configs(suite, overrides or [])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, RunResult] = {}
-    todo = [("baseline", base_cfg), ("experimental", exp_cfg), *variant_cfgs.items()]
+    todo = [("baseline", base_cfg), ("experimental", exp_cfg), *refs.items(), *variant_cfgs.items()]
     for label, cfg in todo:
         if label == "sync-reference":
             cfg = stop_at_target(cfg, results["baseline"], suite)
