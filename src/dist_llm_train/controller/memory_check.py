@@ -1,10 +1,10 @@
 """Refuse a simulated run that cannot fit in memory before it starts, instead of being OOM-killed.
 
 The simulator holds every worker in one process. Each keeps vectors the size of the model that
-outlive a round: with local steps its inner AdamW's two moments and scratch; with error feedback
+outlive a round: with local steps its inner AdamW's two moments; with error feedback
 its residual (allocated at its first push, so a run that does not fit used to die mid-training,
-after minutes of work). The round-long vectors (flat gradient, local working copy, error
-feedback's corrected and decoded vectors) are one set shared by all workers (scratch.py), since
+after minutes of work). The round-long vectors (flat gradient, local working copy, the inner
+AdamW's denominator, error feedback's corrected and decoded vectors) are one set shared by all workers (scratch.py), since
 the simulator runs them in turn. The estimate counts only those vectors, a lower bound (the model,
 the server's optimizer and the aggregator's buffers come on top), so a run it refuses could not
 have finished.
@@ -24,7 +24,7 @@ def worker_vectors(cfg: RunConfig, byzantine: bool) -> int:
     ErrorFeedback's residual)."""
     n = 0
     if cfg.worker.local_steps > 1 and cfg.worker.local_optimizer == "adamw":
-        n += 3  # m, v, scratch
+        n += 2  # m, v
     if uses_error_feedback(cfg, byzantine):
         n += 1  # residual
     return n
@@ -32,8 +32,9 @@ def worker_vectors(cfg: RunConfig, byzantine: bool) -> int:
 
 def shared_vectors(cfg: RunConfig) -> int:
     """Model-sized fp32 vectors the simulated workers share (scratch.py): gradient, local working
-    copy, error feedback's corrected input and decoded message."""
-    return 1 + (cfg.worker.local_steps > 1) + 2 * uses_error_feedback(cfg)
+    copy, the inner AdamW's denominator, error feedback's corrected input and decoded message."""
+    local = cfg.worker.local_steps > 1
+    return 1 + local + (local and cfg.worker.local_optimizer == "adamw") + 2 * uses_error_feedback(cfg)
 
 
 def simulated_workers_bytes(cfg: RunConfig, numel: int, n: int, byzantine: list[int]) -> int:

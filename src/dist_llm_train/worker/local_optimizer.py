@@ -24,13 +24,17 @@ import math
 
 import torch
 
+from dist_llm_train.scratch import ScratchVectors
 from dist_llm_train.sync.lr_schedule import scheduled_lr
 
 
 class FlatLocalOptimizer:
     def __init__(self, numel: int, name: str = "adamw", lr: float = 1e-3, betas=(0.9, 0.95), eps: float = 1e-8,
                  weight_decay: float = 0.0, warmup_steps: int = 0, schedule: str = "constant",
-                 total_steps: int | None = None, min_lr_ratio: float = 0.1, noise_divisor: float = 1.0):
+                 total_steps: int | None = None, min_lr_ratio: float = 0.1, noise_divisor: float = 1.0,
+                 scratch: ScratchVectors | None = None):
+        """scratch: where the step's denominator is computed (a pool shared by the simulator's workers,
+        which step in turn); the moments m and v are always this optimizer's own."""
         if name not in ("sgd", "adamw"):
             raise ValueError(f"unknown local optimizer {name!r}; allowed: sgd, adamw")
         if schedule not in ("constant", "cosine"):
@@ -45,7 +49,8 @@ class FlatLocalOptimizer:
         self.schedule_step = 0
         self.m = torch.zeros(numel) if name == "adamw" else None
         self.v = torch.zeros(numel) if name == "adamw" else None
-        self._buf = torch.empty(numel) if name == "adamw" else None
+        self.numel = numel
+        self.scratch = scratch if scratch is not None else ScratchVectors()
 
     def lr_at(self, step: int) -> float:
         """The lr of the local step after `step` completed ones."""
@@ -65,13 +70,14 @@ class FlatLocalOptimizer:
         self.m.mul_(b1).add_(grad, alpha=1 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
+        denom = self.scratch.get("local_opt.denominator", self.numel)
         if self.noise_divisor == 1.0:
-            torch.sqrt(self.v, out=self._buf).div_(math.sqrt(bc2)).add_(self.eps)
+            torch.sqrt(self.v, out=denom).div_(math.sqrt(bc2)).add_(self.eps)
         else:
             k = self.noise_divisor
-            torch.mul(self.m, self.m, out=self._buf).mul_((1 - 1 / k) / bc1**2)
-            self._buf.add_(self.v, alpha=1 / (k * bc2)).sqrt_().add_(self.eps)
-        params.addcdiv_(self.m, self._buf, value=-lr / bc1)
+            torch.mul(self.m, self.m, out=denom).mul_((1 - 1 / k) / bc1**2)
+            denom.add_(self.v, alpha=1 / (k * bc2)).sqrt_().add_(self.eps)
+        params.addcdiv_(self.m, denom, value=-lr / bc1)
 
     def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:
         counters = {f"{prefix}.t": torch.tensor([self.t]),

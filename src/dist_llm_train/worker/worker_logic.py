@@ -64,7 +64,8 @@ class WorkerLogic:
         self.privatizer = privatizer
         d = layout.numel
         self.scratch = scratch if scratch is not None else ScratchVectors()
-        self.local_opt = (FlatLocalOptimizer(d, local_optimizer, local_lr, **(local_schedule_kwargs or {}))
+        self.local_opt = (FlatLocalOptimizer(d, local_optimizer, local_lr, **(local_schedule_kwargs or {}),
+                                             scratch=self.scratch)
                           if local_steps > 1 else None)
         self.steps_done = 0
 
