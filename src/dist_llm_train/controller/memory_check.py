@@ -4,7 +4,7 @@ The simulator holds every worker in one process. Each keeps vectors the size of 
 outlive a round: with local steps its inner AdamW's two moments; with error feedback
 its residual (allocated at its first push, so a run that does not fit used to die mid-training,
 after minutes of work). The round-long vectors (flat gradient, local working copy, the inner
-AdamW's denominator, error feedback's corrected and decoded vectors) are one set shared by all workers (scratch.py), since
+XX
 the simulator runs them in turn. The estimate counts only those vectors, a lower bound (the model,
 the server's optimizer and the aggregator's buffers come on top), so a run it refuses could not
 have finished.
