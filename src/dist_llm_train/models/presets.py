@@ -174,6 +174,10 @@ def build_model(
         module = preset.random(seed, tok.vocab_size)
         used, source = "random", f"random init, seed {seed}"
     _check_vocab(name, module, tok)
+    if getattr(module.config, "use_cache", False):
+        # training and evaluation never generate: a causal LM's key/value cache only costs time and
+        # memory in every forward (for SmolLM2, 30 layers of keys and values per batch)
+        module.config.use_cache = False
     module.train()
     return BuiltModel(
         name=name,
