@@ -149,8 +149,10 @@ def gpt2_suite(preset: str) -> Suite:
         # 0.8 -> 2686 (+1.4%), 0 kept; 0.9 -> 3168 (+19.6%), 0 kept. With 2 threads 0.8 gave +4.6% and
         # 1 kept: the margin is that small.
         "aggregation": {"rule": "multikrum", "f": 1, "momentum": 0.8},
-        # a mid-speed worker is the attacker: it reaches most buffers
-        "byzantine": {"workers": [3], "attack": "sign_flip"},
+        # the fastest worker is the attacker: it reaches nearly every step, the strongest position (a
+        # slow attacker would sit out most steps, and Multi-Krum, which always sets f inputs aside,
+        # would then drop an honest one: measured with worker 3, 18 of 172 honest inputs filtered)
+        "byzantine": {"workers": [0], "attack": "sign_flip"},
         "network": heterogeneous_lan(),
     })
     checks = [
@@ -398,7 +400,7 @@ def finetune_suite(preset: str) -> Suite:
                  "buffer_size": ASYNC_BUFFER},
         "compression": {"codec": "topk:0.05", "error_feedback": True},
         "aggregation": {"rule": "multikrum", "f": 1, "momentum": 0.8},
-        "byzantine": {"workers": [3], "attack": "sign_flip"},
+        "byzantine": {"workers": [0], "attack": "sign_flip"},  # the fastest worker, as in the gpt2 suite
         "network": heterogeneous_lan(),
     })
     checks = [
