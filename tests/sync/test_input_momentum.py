@@ -24,29 +24,6 @@ def test_bias_corrected_average_per_worker():
     assert rows[0, 1].item() == pytest.approx((0.25 * 4) / 0.75)
 
 
-def test_memory_is_counted_in_server_steps():
-    """A worker silent for 3 steps has its average decayed by beta^3, not beta: its history is as old
-    in steps as a fast worker's. With an input every step, steps and inputs agree."""
-    m = InputMomentum(0.5)
-    rows = torch.tensor([[2.0], [2.0]])
-    m.apply(rows, [0, 1], step=0)
-    rows = torch.tensor([[4.0]])
-    m.apply(rows, [0], step=1)  # one step later: as per input
-    assert rows[0, 0].item() == pytest.approx((0.25 * 2 + 0.5 * 4) / 0.75)
-    rows = torch.tensor([[4.0]])
-    m.apply(rows, [1], step=3)  # three steps later: weight 0.5^3 on the old input
-    old, new = 0.5**3, 1 - 0.5**3
-    assert rows[0, 0].item() == pytest.approx((old * 0.5 * 2 + new * 4) / (old * 0.5 + new))
-    every_step, per_input = InputMomentum(0.8), InputMomentum(0.8)
-    torch.manual_seed(0)
-    xs = torch.randn(6, 1, 4)
-    for t in range(6):
-        a, b = xs[t].clone(), xs[t].clone()
-        every_step.apply(a, [7], step=t)
-        per_input.apply(b, [7])
-        assert torch.allclose(a, b)
-
-
 def test_zero_beta_leaves_rows_alone_and_bad_beta_is_rejected():
     rows = torch.randn(3, 5)
     before = rows.clone()

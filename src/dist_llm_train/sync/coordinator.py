@@ -259,7 +259,7 @@ class BoundedAsyncCoordinator:
                 sent = count * int(one_message)  # each of its messages carried the crafted update
                 self.stats[w].bytes_up += sent - honest
                 rewritten[w] = (honest, sent)
-        self.momentum.apply(rows, ids, step=self.flushes)  # after the attack hook: what the server received
+        self.momentum.apply(rows, ids)  # after the attack hook: the server averages what it received
         wt = torch.tensor(weights, dtype=torch.float32)
         agg = self.aggregator(rows, wt if self.weighting != "none" else None)
         trust = [float(t) for t in agg.trust.tolist()]

@@ -15,16 +15,6 @@ keeps a small influence. Bias correction (divide by 1 - beta^t, t = that worker'
 makes the first inputs full size. With an Adam-style server optimizer the server's own first
 moment should then be off (betas[0] = 0): the momentum has moved in front of the aggregator.
 
-The memory is counted in server steps, not in a worker's own inputs: a worker that last sent an
-input d steps ago has its average decayed by beta^d before the new input joins it. With real
-asynchrony (more workers than a step aggregates, speeds 5x apart) a slow worker sends every few
-steps; counted per input, its average would reach back 4 / (1 - beta) of its inputs = up to 16
-steps at beta 0.8 on the gpt2 suite, on top of each input's own staleness, and the step would
-follow a stale direction. Counted in steps every worker's average is about as recent, and when
-every worker sends every step (synchronous training) the two are the same. Bias correction keeps
-the weight the average has accumulated (norm = sum of the weights, 1 - beta^t for t regular
-inputs), so the first inputs and those after a long pause are full size.
-
 The averages are not part of a checkpoint: a resumed run restarts them (bias correction makes
 that a fresh start, not a shrunken one).
 """
@@ -40,34 +30,26 @@ class InputMomentum:
             raise ValueError(f"input momentum beta must be in [0, 1), got {beta}")
         self.beta = float(beta)
         self._avg: dict[int, torch.Tensor] = {}
-        self._norm: dict[int, float] = {}  # the weight the average holds (its bias correction)
-        self._last: dict[int, int] = {}  # the step of the worker's last input
+        self._count: dict[int, int] = {}
 
     @property
     def active(self) -> bool:
         return self.beta > 0.0
 
-    def apply(self, rows: torch.Tensor, worker_ids: list[int], step: int | None = None) -> None:
-        """Replace, in place, row i by worker_ids[i]'s bias-corrected moving average including it.
-        step: the server step these inputs are aggregated for (decay beta^(steps since the worker's
-        last input)); None counts each input as one step."""
+    def apply(self, rows: torch.Tensor, worker_ids: list[int]) -> None:
+        """Replace, in place, row i by worker_ids[i]'s bias-corrected moving average including it."""
         if not self.active:
             return
         for i, w in enumerate(worker_ids):
             avg = self._avg.get(w)
             if avg is None or avg.shape != rows[i].shape:
                 avg = self._avg[w] = torch.zeros_like(rows[i])
-                self._norm[w] = 0.0
-            last = self._last.get(w)
-            gap = 1 if step is None or last is None else max(1, step - last)
-            decay = self.beta ** gap
-            avg.mul_(decay).add_(rows[i], alpha=1.0 - decay)
-            self._norm[w] = decay * self._norm[w] + (1.0 - decay)
-            self._last[w] = step if step is not None else (last or 0) + 1
-            torch.div(avg, self._norm[w], out=rows[i])
+                self._count[w] = 0
+            avg.mul_(self.beta).add_(rows[i], alpha=1.0 - self.beta)
+            self._count[w] += 1
+            torch.div(avg, 1.0 - self.beta ** self._count[w], out=rows[i])
 
     def forget(self, worker_id: int) -> None:
         """Drop a worker's history (it left the run; if it returns it starts afresh)."""
         self._avg.pop(worker_id, None)
-        self._norm.pop(worker_id, None)
-        self._last.pop(worker_id, None)
+        self._count.pop(worker_id, None)
