@@ -110,3 +110,31 @@ def test_buffer_larger_than_workers_or_rule_precondition_is_refused():
         BoundedAsyncCoordinator(num_workers=3, buffer_size=4)
     with pytest.raises(ValueError, match="multikrum"):
         BoundedAsyncCoordinator(num_workers=4, buffer_size=4, aggregator=make_aggregator("multikrum", f=1))
+
+
+def test_pending_sums_are_the_aggregators_rows_and_a_dropped_worker_leaves_no_gap():
+    """The buffer holds each worker's pending sum in a row of the matrix the rule reads: after a
+    worker is dropped mid-round the others' rows are still what they sent, with no gap."""
+    c = BoundedAsyncCoordinator(num_workers=4, max_staleness=5, buffer_size=3)
+    for w, v in ((2, 1.0), (0, 2.0), (3, 3.0)):
+        c.offer(w, torch.full((4,), v), 0, 0)
+    c.deactivate(0)  # the middle row's worker leaves before the flush
+    assert c.pending_workers == [2, 3]
+    c.offer(1, torch.full((4,), 5.0), 0, 0)
+    c.offer(1, torch.full((4,), 7.0), 0, 0)  # a second update from the same worker joins its row
+    res = c.flush()
+    assert res.worker_ids == [2, 3, 1]
+    assert torch.allclose(res.update, torch.full((4,), (1.0 + 3.0 + 6.0) / 3))
+    # the next round reuses the same matrix
+    rows = c._rows
+    for w in (0, 1, 2):
+        c.offer(w, torch.full((4,), float(w)), 1, 1)
+    assert c.flush().worker_ids == [0, 1, 2] and c._rows is rows
+
+
+def test_more_buffered_workers_than_k_grow_the_matrix_keeping_the_sums():
+    c = BoundedAsyncCoordinator(num_workers=5, max_staleness=5, buffer_size=2, mode="sync")
+    for w in range(5):  # a synchronous round over 5 workers with K = 2 rows to start with
+        c.offer(w, torch.full((3,), float(w)), 0, 0)
+    res = c.flush()
+    assert res.worker_ids == [0, 1, 2, 3, 4] and torch.allclose(res.update, torch.full((3,), 2.0))
