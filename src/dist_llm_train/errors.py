@@ -24,3 +24,7 @@ class PreconditionError(DistLLMError, ValueError):
 
 class ResourceNotFoundError(DistLLMError, FileNotFoundError):
     """A model, tokenizer, corpus or checkpoint the run needs is not on this machine."""
+
+
+class CheckpointError(DistLLMError):
+    """A checkpoint could not be written (disk full, read-only, not a directory) or would hold a broken state."""

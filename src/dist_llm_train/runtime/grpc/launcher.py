@@ -201,8 +201,11 @@ def run_local(cfg: RunConfig, run_dir: str | Path | None = None, on_eval: Callab
               timeout: float | None = None):
     """Train with a real server and N worker processes on loopback; returns the RunResult."""
     from dist_llm_train.controller.run_result import RunResult
+    from dist_llm_train.runtime.grpc.run_dir import check_fresh
 
     run_dir = Path(run_dir) if run_dir else Path(cfg.out_dir) / cfg.name
+    check_fresh(run_dir, Path(cfg.checkpoint.dir) if cfg.checkpoint.dir else run_dir / "checkpoints", resume=False,
+                fix="pass another --out (a gRPC run resumes with `serve CONFIG --resume`)")
     t0 = time.time()
     with LocalCluster(cfg, run_dir) as cluster:
         cluster.start()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import grpc
 import torch
 
+from dist_llm_train.errors import CheckpointError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.buffers import ByteBuffers, Snapshots, TensorSlots
 from dist_llm_train.runtime.grpc.membership import LivenessPolicy, Membership
@@ -103,8 +104,13 @@ class ServerCore:
         self._ckpt_thread: threading.Thread | None = None
         self._eval_thread: threading.Thread | None = None
         self.last_checkpoint: str | None = None
-        if server.version >= max_server_steps:
-            self._set_state(pb.DONE, f"training finished at version {server.version}")
+        self.saved_version: int | None = None  # the version of the newest checkpoint written (or resumed from)
+        #: why the run must stop (a checkpoint that could not be written): the server process exits non-zero
+        self.failure: str | None = None
+        if server.version >= max_server_steps:  # resumed from a checkpoint at or past the end
+            with self.lock:
+                self._set_state(pb.DONE, f"training finished at version {server.version} (max_server_steps "
+                                         f"{max_server_steps}; raise it to train further)")
 
     # -- events and state ------------------------------------------------------------------------
     def emit(self, kind: str, **fields) -> None:
@@ -293,10 +299,15 @@ class ServerCore:
                 self._start_checkpoint()
 
     def _start_checkpoint(self) -> None:
-        if self.checkpoints is None or (self._ckpt_thread is not None and self._ckpt_thread.is_alive()):
+        if self.checkpoints is None or self.failure is not None \
+                or (self._ckpt_thread is not None and self._ckpt_thread.is_alive()):
             return
         self._last_ckpt_time = self.clock()
-        snap = self.checkpoints.snapshot(self.server, self.coord, extra={"curve": self.curve[-50:]})
+        try:
+            snap = self.checkpoints.snapshot(self.server, self.coord, extra={"curve": self.curve[-50:]})
+        except CheckpointError as exc:
+            self._checkpoint_failed(exc)
+            return
         self._ckpt_thread = threading.Thread(target=self._write_checkpoint, args=(snap,), daemon=True,
                                              name="checkpoint")
         self._ckpt_thread.start()
@@ -304,10 +315,20 @@ class ServerCore:
     def _write_checkpoint(self, snap) -> None:
         try:
             path = self.checkpoints.write(snap)
-            self.last_checkpoint = str(path)
-            self.emit("checkpoint", version=snap.version, path=str(path))
-        except OSError as exc:
-            log.error("checkpoint at version %d failed: %s", snap.version, exc)
+        except CheckpointError as exc:
+            self._checkpoint_failed(exc)
+            return
+        self.last_checkpoint = str(path)
+        self.saved_version = snap.version
+        self.emit("checkpoint", version=snap.version, path=str(path))
+
+    def _checkpoint_failed(self, exc: Exception) -> None:
+        """A run whose state cannot be saved must not go on as if it were: record why, so the server
+        process stops training and exits non-zero (the last good checkpoint stays as it was)."""
+        if self.failure is None:
+            self.failure = str(exc)
+        log.error("%s", exc)
+        self.emit("checkpoint_failed", message=str(exc))
 
     def start_eval(self) -> None:
         with self.lock:
@@ -339,9 +360,13 @@ class ServerCore:
                 t.join(timeout)
         if self.evaluate is not None and (not self.curve or self.curve[-1]["step"] != self.server.version):
             self._run_eval(self.server.params.clone(), self.server.version)
-        if self.checkpoints is not None:
+        if self.checkpoints is not None and self.failure is None and self.saved_version != self.server.version:
             with self.lock:
-                snap = self.checkpoints.snapshot(self.server, self.coord, extra={"curve": self.curve[-50:]})
+                try:
+                    snap = self.checkpoints.snapshot(self.server, self.coord, extra={"curve": self.curve[-50:]})
+                except CheckpointError as exc:
+                    self._checkpoint_failed(exc)
+                    return
             self._write_checkpoint(snap)
 
     def status(self) -> dict:
@@ -357,6 +382,7 @@ class ServerCore:
                 "bytes_received": self.bytes_received,
                 "refused": dict(self.refused),
                 "last_checkpoint": self.last_checkpoint,
+                "failure": self.failure,
                 "curve": list(self.curve),
                 **{k: v for k, v in summary.items() if k != "filtering"},
             }

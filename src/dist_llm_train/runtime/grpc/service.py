@@ -14,12 +14,15 @@ of the core's payload parts without joining them.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from concurrent import futures
 
 import grpc
 
 from dist_llm_train import __version__
+from dist_llm_train.errors import ConfigError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.auth import Authenticator
 from dist_llm_train.runtime.grpc.receive import envelope_spec, receive_push
@@ -133,6 +136,28 @@ def _handler(fn, req_type, reply_type, req_stream: bool, reply_stream: bool):
                                              response_serializer=serializer(reply_type))
 
 
+def _bind_problem(host: str, port: int) -> str:
+    """Why host:port cannot be bound, in words, with the fix."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"the host name does not resolve ({exc.strerror or exc}); give an address of this machine in --host"
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return f"port {port} is in use; stop what uses it or pick another --port (0 = any free port)"
+                if exc.errno == errno.EADDRNOTAVAIL:
+                    return f"{host} is not an address of this machine; use one of its addresses or 0.0.0.0"
+                if exc.errno == errno.EACCES:
+                    return f"port {port} needs privileges; pick a port above 1023"
+                return f"{exc.strerror or exc}"
+    return "gRPC refused the address (and the TLS files passed their checks)"
+
+
 def start_server(service: ParameterServerService, host: str = "127.0.0.1", port: int = 0,
                  credentials: grpc.ServerCredentials | None = None, max_threads: int | None = None):
     """Start serving; returns (grpc.Server, bound port). Port 0 picks a free port."""
@@ -143,9 +168,13 @@ def start_server(service: ParameterServerService, host: str = "127.0.0.1", port:
                          options=server_options(), maximum_concurrent_rpcs=None)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     addr = f"{host}:{port}"
-    bound = server.add_secure_port(addr, credentials) if credentials is not None else server.add_insecure_port(addr)
+    try:
+        bound = server.add_secure_port(addr, credentials) if credentials is not None \
+            else server.add_insecure_port(addr)
+    except RuntimeError:  # gRPC says only "Failed to bind": find out why with a plain socket
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot listen on {addr}: the address is in use or not available on this host")
+        raise ConfigError(f"cannot listen on {addr}: {_bind_problem(host, port)}")
     server.start()
     log.info("parameter server %s listening on %s:%d (%s)", __version__, host, bound,
              "TLS" if credentials is not None else "plain text")
