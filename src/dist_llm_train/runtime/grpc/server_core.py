@@ -91,6 +91,7 @@ class ServerCore:
         self.told_done: set[int] = set()  # workers that have heard that training is over
         self.bytes_received = 0
         self.refused: dict[str, int] = {}
+        self._refused_lock = threading.Lock()  # not the core's lock: a refusal must never wait for a step
         self.curve: list[dict] = []
         # reused payload buffers: what pushes are received into and decoded into, and the fp32
         # snapshots full pulls stream from (one copy per version, shared by every puller)
@@ -349,6 +350,10 @@ class ServerCore:
             self.curve.append(point)
         self.emit("eval", **point)
 
+    def count_refusal(self, code_name: str) -> None:
+        with self._refused_lock:
+            self.refused[code_name] = self.refused.get(code_name, 0) + 1
+
     def all_told_done(self) -> bool:
         with self.lock:
             return set(self.membership.members) <= self.told_done
@@ -380,12 +385,16 @@ class ServerCore:
                 "active": sorted(self.coord.active),
                 "dropped": {str(k): v for k, v in self.membership.dropped.items()},
                 "bytes_received": self.bytes_received,
-                "refused": dict(self.refused),
+                "refused": self._refused_copy(),
                 "last_checkpoint": self.last_checkpoint,
                 "failure": self.failure,
                 "curve": list(self.curve),
                 **{k: v for k, v in summary.items() if k != "filtering"},
             }
+
+    def _refused_copy(self) -> dict[str, int]:
+        with self._refused_lock:
+            return dict(self.refused)
 
     def status_json(self) -> str:
         return json.dumps(self.status())

@@ -111,6 +111,7 @@ def run_server(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, hos
     finally:
         core.finish()
         server.stop(grace=1.0).wait(5)
+        service.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         events.close()
