@@ -25,6 +25,7 @@ from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.buffers import ByteBuffers, Snapshots, TensorSlots
 from dist_llm_train.runtime.grpc.membership import LivenessPolicy, Membership
 from dist_llm_train.runtime.grpc.validation import PushLimits, RateLimiter, Rejected, max_push_bytes
+from dist_llm_train.sync.step_guard import StepRefused
 
 log = logging.getLogger("dist_llm_train.grpc.server")
 
@@ -258,6 +259,8 @@ class ServerCore:
                       accepted=adm.accepted, reason=adm.reason, bytes=wire_bytes, loss=round(header.loss, 5))
             if stepped:
                 self._after_step(res.flushed)
+            elif res.refused_step is not None:
+                self.emit("step_refused", version=self.server.version, reason=res.refused_step)
             # the step's aggregate is a fresh vector (0.5 GB at 124M parameters) whose unmapping takes
             # ~15 ms: drop it here, inside the step's own time, not after its clock stopped
             del res
@@ -269,7 +272,12 @@ class ServerCore:
                                 step_seconds=time.perf_counter() - t0)
 
     def _step(self, flushed) -> None:
-        self.server.apply(flushed.update, flushed.lr_scale)
+        try:
+            self.server.apply(flushed.update, flushed.lr_scale)
+        except StepRefused as exc:  # the guard kept the state as it was; training goes on with the next updates
+            log.warning("server step %d refused: %s", self.server.version + 1, exc)
+            self.emit("step_refused", version=self.server.version, reason=str(exc))
+            return
         self._after_step(flushed)
 
     def _after_step(self, flushed) -> None:
@@ -388,6 +396,7 @@ class ServerCore:
                 "refused": self._refused_copy(),
                 "last_checkpoint": self.last_checkpoint,
                 "failure": self.failure,
+                "guard": dict(self.server.guard.refused),
                 "curve": list(self.curve),
                 **{k: v for k, v in summary.items() if k != "filtering"},
             }
