@@ -33,7 +33,7 @@ class MethodLimit:
 #: registration; the second pull/push slot covers a retry whose abandoned predecessor is still being cut
 DEFAULT_LIMITS = {
     "Register": MethodLimit(1, 1.0, 5.0),
-    "Pull": MethodLimit(2, 20.0, 40.0),
+    "Pull": MethodLimit(2, 10.0, 20.0),
     "Push": MethodLimit(2, 0.0, 0.0),  # the rate is runtime.push_rate_limit, checked by ServerCore.admit_push
     "Heartbeat": MethodLimit(1, 10.0, 20.0),
     "Status": MethodLimit(1, 5.0, 10.0),
