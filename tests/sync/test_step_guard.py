@@ -93,3 +93,35 @@ def test_a_refused_aggregate_leaves_the_server_as_it_was(tmp_path):
     assert ps.version == 1
     path = CheckpointManager(tmp_path).save(ps, ps.coordinator)  # the state it keeps is finite and checkpointable
     assert path.is_dir()
+
+
+@pytest.mark.parametrize("opt", ["adamw", "adam", "sgd", "momentum", "nesterov"])
+def test_ordinary_steps_are_bounded_without_a_trial_and_extreme_ones_are_tried(opt):
+    o = ServerOptimizer(N, OptimizerConfig(name=opt, lr=0.01, weight_decay=0.1))
+    params, guard = torch.randn(N), StepGuard(chunk=1000)
+    for _ in range(3):
+        guard.step(o, params, torch.randn(N))
+    assert guard.trials == 0, "a step of ordinary values needs no trial"
+    params[7] = 1e37  # finite, but too close to fp32's end for the bound
+    try:
+        guard.step(o, params, torch.randn(N))  # applied if the trial stays finite
+    except StepRefused:
+        assert opt == "adam", "only Adam's L2 term squares 1e37 into an overflow"
+    assert guard.trials == 1 and torch.isfinite(params).all()
+    assert all(bool(torch.isfinite(v).all()) for v in o.state.values())
+
+
+def test_the_bound_is_an_upper_bound():
+    """Whatever the step computes stays below output_bound (random states of every optimizer)."""
+    torch.manual_seed(1)
+    for name in ("adamw", "adam", "sgd", "momentum", "nesterov"):
+        o = ServerOptimizer(N, OptimizerConfig(name=name, lr=0.3, weight_decay=0.2))
+        params = torch.randn(N) * 50
+        for k in o.state:
+            o.state[k].copy_(torch.rand(N) * 20 if k == "exp_avg_sq" else torch.randn(N) * 20)
+        u = torch.randn(N) * 100
+        lr, t = o.next_step()
+        bound = o.output_bound(max_abs(params), {k: max_abs(v) for k, v in o.state.items()}, max_abs(u), lr, t)
+        o.step(params, u)
+        largest = max([max_abs(params), *(max_abs(v) for v in o.state.values())])
+        assert largest <= bound, (name, largest, bound)

@@ -48,6 +48,29 @@ class ServerOptimizer:
         self.update_into(params, update, self.state, self._buf, lr, t)
         return lr
 
+    def output_bound(self, p_max: float, state_max: dict[str, float], u_max: float, lr: float, t: int) -> float:
+        """An upper bound on the magnitude of every value step number t computes (intermediates, new
+        state, new parameters) from parameters, state and update whose largest magnitudes are given;
+        inf when none can be given. In float64, so it is itself finite however large the inputs."""
+        c = self.cfg
+        wd, lr = abs(c.weight_decay or 0.0), abs(lr)
+        if c.name in ("sgd", "momentum", "nesterov"):
+            g = u_max + wd * p_max  # the update after weight decay
+            if c.name == "sgd":
+                return _largest(g, p_max + lr * g)
+            m = abs(c.momentum) * state_max["momentum"] + g
+            step = m if c.name == "momentum" else g + abs(c.momentum) * m
+            return _largest(g, m, step, p_max + lr * step)
+        if not c.eps > 0:  # m / (sqrt(v) + eps) with v = 0 is unbounded
+            return math.inf
+        b1, b2 = c.betas
+        g = u_max if c.name == "adamw" else u_max + wd * p_max
+        decay = abs(1 - lr * wd) if c.name == "adamw" else 1.0
+        m = b1 * state_max["exp_avg"] + (1 - b1) * g
+        v = b2 * state_max["exp_avg_sq"] + (1 - b2) * g * g
+        denom = math.sqrt(v) / math.sqrt(1 - b2**t) + c.eps
+        return _largest(g, g * g, m, v, denom, p_max * decay + lr / (1 - b1**t) * m / c.eps)
+
     @torch.no_grad()
     def update_into(self, params: torch.Tensor, update: torch.Tensor, state: dict[str, torch.Tensor],
                     buf: torch.Tensor, lr: float, t: int) -> None:
@@ -92,3 +115,8 @@ class ServerOptimizer:
                 raise ValueError(f"optimizer state {k!r} missing or of the wrong shape in the checkpoint")
             self.state[k].copy_(src)
         self.step_count = int(state["opt.step_count"].item())
+
+
+def _largest(*values: float) -> float:
+    """max() that answers NaN when any value is NaN (a bound of a non-finite input is no bound)."""
+    return math.nan if any(v != v for v in values) else max(values)

@@ -10,11 +10,15 @@ runtime alike (both step through ParameterServer):
   an inf, or an entry beyond `max_abs` in magnitude. The default is fp16's largest value, 65504: an
   update no fp16 codec could carry is no gradient or pseudo-gradient of a model that still trains,
   and it stays far below where its square overflows fp32 (1.8e19);
-- the step itself is tried first on copies, a chunk at a time (so the trial needs no second copy of
-  the model), with exactly the lr and step count of the real one; if any parameter or optimizer state
-  would become non-finite, the step is refused (StepRefused) and nothing changes: the parameters,
-  the optimizer's moments and its step count stay as they were. Only a step whose trial stayed
-  finite is applied, so the state can never become non-finite through a step.
+- the step must provably stay finite. Usually that takes one pass per tensor: from the largest
+  magnitudes of the parameters, the optimizer state and the update, the optimizer bounds every value
+  its step computes (ServerOptimizer.output_bound); below 1e36 nothing can overflow fp32 and the step
+  is applied. Otherwise it is tried first on copies, a chunk at a time (so the trial needs no second
+  copy of the model), with exactly the lr and step count of the real one; if any parameter or
+  optimizer state would become non-finite, the step is refused (StepRefused) and nothing changes:
+  the parameters, the optimizer's moments and its step count stay as they were. So the state can
+  never become non-finite through a step. (Measured on 31M parameters, one thread: the trial doubled
+  an AdamW step, 72 -> 150 ms; the bound costs about 20 ms.)
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ log = logging.getLogger("dist_llm_train.sync.guard")
 
 #: the largest finite fp16 value: no honest update element is larger
 DEFAULT_MAX_ABS = 65504.0
+#: a step whose values are bounded below this cannot overflow fp32 (3.4e38), rounding included
+SAFE_BOUND = 1e36
 
 
 class StepRefused(ValueError):
@@ -53,6 +59,7 @@ class StepGuard:
         self.max_abs = float(max_abs)
         self.chunk = chunk
         self.refused: Counter = Counter()  # reason -> updates or steps refused
+        self.trials = 0  # steps that could not be bounded and were tried on copies first
         self._scratch: dict[str, torch.Tensor] = {}
 
     # -- updates, before aggregation ---------------------------------------------------------------
@@ -79,10 +86,17 @@ class StepGuard:
     # -- the step ----------------------------------------------------------------------------------
     def step(self, optimizer, params: torch.Tensor, update: torch.Tensor, lr_scale: float = 1.0) -> float:
         """optimizer.step(params, update, lr_scale) if its result is finite everywhere; StepRefused otherwise."""
-        reason = self.check_update(update)
+        u_max = max_abs(update)
+        reason = "non_finite" if not math.isfinite(u_max) else "too_large" if u_max > self.max_abs else None
         if reason is not None:
             self.refused[f"step_{reason}"] += 1
             raise StepRefused(f"the aggregated update was refused: {self.describe(reason, update)}")
+        lr, t = optimizer.next_step(lr_scale)
+        bound = optimizer.output_bound(max_abs(params), {k: max_abs(v) for k, v in optimizer.state.items()},
+                                       u_max, lr, t)
+        if bound < SAFE_BOUND:  # nothing this step computes can overflow
+            return optimizer.step(params, update, lr_scale)
+        self.trials += 1
         where = self._trial(optimizer, params, update, lr_scale)
         if where is not None:
             self.refused["step_non_finite_state"] += 1
