@@ -80,3 +80,18 @@ def test_a_signal_stops_every_process_it_started(tmp_path, sig):
     for p in left:  # never leave them behind, even when the test fails
         os.kill(p, signal.SIGKILL)
     assert not left, f"processes left running after {signal.Signals(sig).name}: {left}"
+
+
+def test_an_earlier_run_is_never_overwritten(tmp_path, capsys):
+    from dist_llm_train.cli import main
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(CONFIG))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "events.jsonl").write_text('{"event": "step", "version": 9}\n')
+    assert main(["train", str(cfg), "--runtime", "local", "--out", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "holds an earlier run" in err and "--out" in err and "Traceback" not in err
+    assert (run_dir / "events.jsonl").read_text() == '{"event": "step", "version": 9}\n'
+    assert not (run_dir / "logs").exists(), "nothing was started"

@@ -66,3 +66,10 @@ def test_a_refused_token_is_one_line(capsys, tmp_path, live_server):
     wrong = write_token_file(tmp_path / "wrong.token", "dlt1.0.abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq")
     code, line, _ = worker(capsys, srv.target, wrong)
     assert code == 2 and "UNAUTHENTICATED" in line and "--token-file" in line
+
+
+def test_a_garbage_ca_file_is_named(capsys, token, tmp_path):
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate")
+    code, line, _ = worker(capsys, "127.0.0.1:1", token, "--tls-ca", str(garbage))
+    assert code == 2 and "ca.pem" in line and "not a PEM certificate" in line
