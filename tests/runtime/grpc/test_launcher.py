@@ -53,6 +53,7 @@ def test_a_signal_stops_every_process_it_started(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-m", "dist_llm_train", "train", str(cfg), "--runtime", "local",
                              "--out", str(run_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     started: set[int] = set()
+    left: list[int] = []
     try:
         deadline = time.monotonic() + 180
         while not stepped(run_dir):  # training is under way
@@ -63,23 +64,23 @@ def test_a_signal_stops_every_process_it_started(tmp_path, sig):
         started = children(proc.pid)
         assert len(started) == 2, started  # the server and the worker
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-    finally:
+        try:
+            _, err = proc.communicate(timeout=60)
+        finally:
+            deadline = time.monotonic() + 10
+            while any(alive(p) for p in started) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            left = [p for p in started if alive(p)]
+    finally:  # never leave a process behind, even when the test fails
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-            for p in started:
-                if alive(p):
-                    os.kill(p, signal.SIGKILL)
+        for p in started:
+            if alive(p):
+                os.kill(p, signal.SIGKILL)
+    assert not left, f"processes left running after {signal.Signals(sig).name}: {left}"
     assert proc.returncode == 128 + sig, err.decode()[-2000:]
     assert "Traceback" not in err.decode(), err.decode()[-2000:]
-    deadline = time.monotonic() + 10
-    while any(alive(p) for p in started) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [p for p in started if alive(p)]
-    for p in left:  # never leave them behind, even when the test fails
-        os.kill(p, signal.SIGKILL)
-    assert not left, f"processes left running after {signal.Signals(sig).name}: {left}"
 
 
 def test_an_earlier_run_is_never_overwritten(tmp_path, capsys):
