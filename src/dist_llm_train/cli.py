@@ -13,7 +13,7 @@ import os
 import sys
 
 from dist_llm_train import __version__
-from dist_llm_train.errors import DistLLMError
+from dist_llm_train.errors import DistLLMError, Terminated
 
 COMMAND_MODULES = [
     "validate",
@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":  # `python -m dist_llm_train.cli ...` as well as `python -m dist_llm_train ...`

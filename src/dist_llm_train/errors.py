@@ -24,3 +24,21 @@ class PreconditionError(DistLLMError, ValueError):
 
 class ResourceNotFoundError(DistLLMError, FileNotFoundError):
     """A model, tokenizer, corpus or checkpoint the run needs is not on this machine."""
+
+
+class CheckpointError(DistLLMError):
+    """A checkpoint could not be written (disk full, read-only, not a directory) or would hold a broken state."""
+
+
+class RunFailed(DistLLMError):
+    """A process of a real run (the parameter server, say) stopped on an error; the message holds its log's end."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (what `timeout`, `docker stop` and Kubernetes send): unwinds like Ctrl-C, so every
+    `finally` and context manager on the way stops what it started; the CLI exits with 128 + signum.
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum

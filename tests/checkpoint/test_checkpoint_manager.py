@@ -1,6 +1,8 @@
 """Checkpoints: exact round trip of server, optimizer, coordinator and RNG; keep-K; damaged ones skipped."""
 
+import contextlib
 import json
+import resource
 
 import pytest
 import torch
@@ -8,7 +10,7 @@ import torch
 from dist_llm_train.aggregation import make_aggregator
 from dist_llm_train.checkpoint import CheckpointManager
 from dist_llm_train.config.schema import OptimizerConfig
-from dist_llm_train.errors import ResourceNotFoundError
+from dist_llm_train.errors import CheckpointError, ConfigError, ResourceNotFoundError
 from dist_llm_train.layout import ParamLayout
 from dist_llm_train.sync import BoundedAsyncCoordinator, ParameterServer
 
@@ -115,3 +117,49 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     other = ParameterServer(initial_model_state=state)
     with pytest.raises(ValueError, match="belongs to another model"):
         mgr.load_into(other)
+
+
+@contextlib.contextmanager
+def file_size_limit(nbytes: int):
+    """Make this process's writes past `nbytes` fail with a real EFBIG (Python ignores SIGXFSZ), as a
+    full disk fails them with ENOSPC."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_a_failed_write_leaves_no_partial_directory_and_names_the_last_good_one(tmp_path):
+    ps, coord = make_server()
+    train(ps, 2)
+    mgr = CheckpointManager(tmp_path, keep=3)
+    good = mgr.save(ps, coord)
+    train(ps, 2, start=2)
+    with file_size_limit(256), pytest.raises(CheckpointError) as info:
+        mgr.save(ps, coord)
+    message = str(info.value)
+    assert f"version {ps.version} could not be written" in message and str(good) in message
+    assert "--resume" in message
+    assert [p.name for p in tmp_path.iterdir()] == [good.name], "a partial directory was left"
+    assert mgr.latest() == good
+
+
+def test_a_directory_that_cannot_be_written_is_refused_at_once(tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(ConfigError, match="cannot be written"):
+        CheckpointManager(not_a_dir)
+    with pytest.raises(ConfigError, match="cannot be written"):
+        CheckpointManager(not_a_dir / "sub")
+
+
+def test_a_state_with_nan_or_inf_is_never_checkpointed(tmp_path):
+    ps, coord = make_server()
+    train(ps, 2)
+    mgr = CheckpointManager(tmp_path)
+    ps.optimizer.state["exp_avg_sq"][3] = float("inf")
+    with pytest.raises(CheckpointError, match="opt.exp_avg_sq hold NaN or inf"):
+        mgr.save(ps, coord)
+    assert mgr.list() == []

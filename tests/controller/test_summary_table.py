@@ -30,3 +30,18 @@ def test_table_shows_small_virtual_time(tmp_path):
     text = console.export_text()
     assert "45.0 ms" in text and "0.0 s" not in text
     assert "3.20 s" in text
+
+
+def test_table_of_a_real_run_without_filtering_counts():
+    """`train --runtime local` builds its summary from the server's status, which has no filtering
+    counts (a real run has no ground truth of who is Byzantine): the table must not need them."""
+    summary = {"acceptance_rate": 0.9, "accepted": 9, "submitted": 10, "bytes_up": 10, "bytes_down": 20,
+               "flushes": 9, "workers": []}
+    r = RunResult(name="t", run_dir=None, config={}, kind="", model="gpt2-tiny", num_params=0, num_workers=3,
+                  worker_names=[], worker_regions=[], byzantine_ids=[], server_steps=9, virtual_time=0.0,
+                  wall_time=3.2, stopped_by="max_server_steps", curve=[], final={"loss": 7.5}, summary=summary,
+                  utilization=[], wall_breakdown={})
+    console = Console(record=True, width=120)
+    console.print(summary_table(r))
+    text = console.export_text()
+    assert "90.0% (9/10)" in text and "7.5000" in text and "filtered" not in text

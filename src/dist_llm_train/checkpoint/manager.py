@@ -11,6 +11,13 @@ warning by `latest()`. safetensors and JSON only: loading never executes anythin
 
 Saving is split in two so a server can hold its lock only for the copy: `snapshot()` clones the
 state (fast), `write()` does the slow I/O (can run on another thread).
+
+A write that fails (disk full, read-only file system, no permission) removes its temporary
+directory and raises CheckpointError naming the directory, the cause and the last good checkpoint,
+so a run never goes on as if its state were saved; the directory is probed when the manager is
+made, so an unusable one is refused before training instead of at the first checkpoint. A
+snapshot whose floating-point tensors hold a NaN or an inf is refused too: a checkpoint of a broken
+state would carry it into every resume.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from dist_llm_train.checkpoint.rng import capture_rng, restore_rng
-from dist_llm_train.errors import DecodeError, ResourceNotFoundError
+from dist_llm_train.errors import CheckpointError, ConfigError, DecodeError, ResourceNotFoundError
 
 log = logging.getLogger("dist_llm_train.checkpoint")
 
@@ -64,6 +71,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _why(exc: OSError) -> str:
+    return f"{exc.strerror or type(exc).__name__}" + (f": {exc.filename}" if exc.filename else "")
+
+
 def _sort_key(path: Path) -> tuple[int, int]:
     try:
         _, version, millis = path.name.split("-")
@@ -78,7 +89,16 @@ class CheckpointManager:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self.dir = Path(directory)
         self.keep = keep
-        self.dir.mkdir(parents=True, exist_ok=True)
+        probe = self.dir / f"{_TMP}probe-{os.getpid()}"
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            probe.mkdir(exist_ok=True)
+            _fsync_write(probe / "probe", b"ok")
+        except OSError as exc:
+            raise ConfigError(f"checkpoint directory {str(self.dir)!r} cannot be written ({_why(exc)}); "
+                              "point checkpoint.dir at a writable directory") from None
+        finally:
+            shutil.rmtree(probe, ignore_errors=True)
         for stale in self.dir.glob(_TMP + "*"):  # left by a crash mid-write
             shutil.rmtree(stale, ignore_errors=True)
 
@@ -102,23 +122,37 @@ class CheckpointManager:
             tensors.update(rng_tensors)
         if accountant is not None:
             state["privacy"] = json.loads(json.dumps(accountant.state_dict()))
+        bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            raise CheckpointError(f"refusing to checkpoint version {server.version}: {', '.join(sorted(bad))} "
+                                  "hold NaN or inf values")
         return Snapshot(int(server.version), tensors, state)
 
     def write(self, snap: Snapshot) -> Path:
-        """Write a snapshot atomically and prune old checkpoints; returns the checkpoint directory."""
+        """Write a snapshot atomically and prune old checkpoints; returns the checkpoint directory.
+        CheckpointError (and no partial directory left) when the write fails."""
         name = f"{_PREFIX}{snap.version:09d}-{int(time.time() * 1000):013d}"
         tmp = self.dir / f"{_TMP}{name}"
-        tmp.mkdir(parents=True)
-        blobs = {TENSORS: st_save(snap.tensors), STATE: json.dumps(snap.state, indent=1).encode()}
-        for fname, data in blobs.items():
-            _fsync_write(tmp / fname, data)
-        manifest = {"format": FORMAT, "version": snap.version,
-                    "files": {f: {"sha256": hashlib.sha256(d).hexdigest(), "bytes": len(d)} for f, d in blobs.items()}}
-        _fsync_write(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
-        _fsync_dir(tmp)
         final = self.dir / name
-        os.rename(tmp, final)
-        _fsync_dir(self.dir)
+        try:
+            tmp.mkdir(parents=True)
+            blobs = {TENSORS: st_save(snap.tensors), STATE: json.dumps(snap.state, indent=1).encode()}
+            for fname, data in blobs.items():
+                _fsync_write(tmp / fname, data)
+            manifest = {"format": FORMAT, "version": snap.version,
+                        "files": {f: {"sha256": hashlib.sha256(d).hexdigest(), "bytes": len(d)}
+                                  for f, d in blobs.items()}}
+            _fsync_write(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
+            _fsync_dir(tmp)
+            os.rename(tmp, final)
+            _fsync_dir(self.dir)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            last = self.latest()
+            raise CheckpointError(
+                f"checkpoint of version {snap.version} could not be written to {self.dir} ({_why(exc)}); "
+                f"the last good checkpoint is {last if last is not None else 'none'}: free space or fix the "
+                "directory, then restart with --resume") from None
         self._prune()
         return final
 

@@ -16,6 +16,7 @@ TOPICS = {
     "sim": "dist_llm_train.runtime.benchmark",
     "transport": "dist_llm_train.runtime.grpc.benchmark",
     "netns": "dist_llm_train.runtime.grpc.netns_benchmark",
+    "adversarial": "dist_llm_train.runtime.grpc.adversarial_benchmark",
 }
 
 

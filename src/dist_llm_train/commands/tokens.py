@@ -16,6 +16,8 @@ def _ids(spec: str) -> list[int]:
     """'4' -> 0..3; '0-2,5' -> 0,1,2,5."""
     spec = spec.strip()
     if spec.isdigit():
+        if int(spec) == 0:
+            raise ConfigError("--workers 0 names no worker: give a count (4 = ids 0..3) or ids (0-0 is worker 0)")
         return list(range(int(spec)))
     out: list[int] = []
     try:
@@ -33,10 +35,13 @@ def _ids(spec: str) -> list[int]:
 def register(sub) -> None:
     p = sub.add_parser("tokens", help="issue, list or revoke per-worker tokens; make TLS certificates")
     tsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    c = tsub.add_parser("create", help="issue tokens (replaces a worker's earlier token)")
+    c = tsub.add_parser("create", help="issue tokens to workers that have none (--rotate: replace theirs too)")
     c.add_argument("--file", required=True, help="the server's hashed token file (created if absent)")
     c.add_argument("--workers", required=True, help="a count (4 = ids 0..3) or ids (0-2,5)")
     c.add_argument("--out-dir", required=True, help="where to write worker-<id>.token files")
+    c.add_argument("--rotate", action="store_true",
+                   help="replace the tokens of workers that already have one (their running workers are refused "
+                        "until they get the new token file)")
     c.set_defaults(func=create)
     ls = tsub.add_parser("list", help="worker ids that hold a token")
     ls.add_argument("--file", required=True)
@@ -58,12 +63,32 @@ def create(args) -> int:
     path = Path(args.file)
     store = TokenStore.load(path) if path.exists() else TokenStore(path=path)
     out = Path(args.out_dir)
-    for wid in _ids(args.workers):
+    ids = _ids(args.workers)
+    held = [w for w in ids if w in store.records]
+    if held and not args.rotate:
+        # a silent replacement locks out the running workers that hold the old tokens
+        raise ConfigError(f"workers {_span(held)} already have tokens in {path}; pass --rotate to replace them "
+                          f"(their running workers are then refused until they get the new files), or give only "
+                          f"new ids (e.g. --workers {max(store.records) + 1}-{max(store.records) + len(ids)})")
+    for wid in ids:
         token_path = write_token_file(out / f"worker-{wid}.token", store.issue(wid))
-        print(f"worker {wid}: {token_path}")
+        print(f"worker {wid}: {token_path}" + (" (replaced its earlier token)" if wid in held else ""))
     store.save(path)
-    print(f"hashes in {path} (give this file to `serve --token-file`; keep the .token files secret)")
+    print(f"wrote tokens for workers {_span(ids)}; hashes in {path} (give this file to `serve --token-file`; "
+          "keep the .token files secret)")
     return 0
+
+
+def _span(ids: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2,5'."""
+    out, start = [], None
+    for i, w in enumerate(ids):
+        if start is None:
+            start = w
+        if i + 1 == len(ids) or ids[i + 1] != w + 1:
+            out.append(str(start) if start == w else f"{start}-{w}")
+            start = None
+    return ",".join(out)
 
 
 def list_tokens(args) -> int:

@@ -10,6 +10,11 @@ import json
 import logging
 from pathlib import Path
 
+import grpc
+
+from dist_llm_train.errors import DistLLMError
+from dist_llm_train.runtime.grpc.bounded import bounded
+
 
 def register(sub) -> None:
     p = sub.add_parser("worker", help="run one worker that joins a parameter server started with `serve`")
@@ -24,6 +29,19 @@ def register(sub) -> None:
                    help="seconds without reaching the server before the worker exits")
     p.add_argument("--report", default=None, help="write this worker's counts (JSON) here when it stops")
     p.set_defaults(func=run)
+
+
+def refusal_error(err, args) -> DistLLMError:
+    code = err.code()
+    details = bounded(str(err.details() or ""), 300)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        fix = (f"check that --token-file holds the token issued to worker {args.worker_id} and that the server's "
+               "token file still has it (ask its operator; `tokens create --rotate` replaces tokens)")
+    elif code == grpc.StatusCode.INVALID_ARGUMENT:
+        fix = "this worker and the server disagree about the run: check --worker-id and both versions"
+    else:
+        fix = "see the server's log for why"
+    return DistLLMError(f"the server at {args.server} refused worker {args.worker_id} ({code.name}: {details}); {fix}")
 
 
 def run(args) -> int:
@@ -43,6 +61,8 @@ def run(args) -> int:
     proc = WorkerProcess(client, build_worker_parts, report_path=Path(args.report) if args.report else None)
     try:
         report = proc.run()
+    except grpc.RpcError as err:  # a refusal retrying cannot fix: one line that says what to change
+        raise refusal_error(err, args) from None
     finally:
         client.close()
         if args.report:

@@ -231,6 +231,18 @@ class BoundedAsyncCoordinator:
         st.rejected[reason] += 1
         self._offered.add(worker_id)
 
+    def refuse(self, worker_id: int, reason: str, base_version: int, server_version: int, wire_bytes: int = 0,
+               now: float | None = None) -> Admission:
+        """Count an update refused before admission (the server step's guard: an absurd update) as a
+        rejection under `reason`; like any answered message it counts as heard from (sync barrier)."""
+        st = self.stats[worker_id]
+        st.submitted += 1
+        st.bytes_up += wire_bytes
+        self._offered.add(worker_id)
+        if now is not None:
+            self.intervals.observe(worker_id, now)
+        return self._reject(st, reason, server_version - base_version, self.bound_for(worker_id))
+
     def _reject(self, st: WorkerStats, reason: str, tau: int, bound: int) -> Admission:
         st.rejected[reason] += 1
         return Admission(False, tau, bound, reason)

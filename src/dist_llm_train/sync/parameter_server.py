@@ -11,6 +11,7 @@ The validation guide's calls work as written:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,8 +21,12 @@ import torch
 from dist_llm_train.compression.base import Encoded
 from dist_llm_train.config.schema import OptimizerConfig
 from dist_llm_train.layout import ParamLayout
-from dist_llm_train.sync.coordinator import Admission, BoundedAsyncCoordinator, FlushResult, all_finite
+from dist_llm_train.sync.coordinator import Admission, BoundedAsyncCoordinator, FlushResult
 from dist_llm_train.sync.server_optimizer import ServerOptimizer
+from dist_llm_train.sync.sparse import SparseUpdate
+from dist_llm_train.sync.step_guard import StepGuard, StepRefused
+
+log = logging.getLogger("dist_llm_train.sync.server")
 
 __all__ = ["ParameterServer", "BoundedAsyncCoordinator", "PullResult", "SubmitResult"]
 
@@ -49,8 +54,9 @@ class PullResult:
 @dataclass
 class SubmitResult:
     admission: Admission
-    flushed: FlushResult | None
+    flushed: FlushResult | None  # the step taken (None: no step, or a step the guard refused)
     version: int
+    refused_step: str | None = None  # why the guard refused the step this submit triggered
 
 
 class ParameterServer:
@@ -64,6 +70,7 @@ class ParameterServer:
         coordinator: BoundedAsyncCoordinator | None = None,
         total_steps: int | None = None,
         downlink=None,
+        guard: StepGuard | None = None,
     ):
         if initial_model_state is not None:
             self.layout = layout or ParamLayout.from_state_dict(initial_model_state)
@@ -79,6 +86,7 @@ class ParameterServer:
         else:
             self.optimizer = ServerOptimizer(self.layout.numel, optimizer, total_steps=total_steps)
         self.coordinator = coordinator
+        self.guard = guard or StepGuard()  # refuses absurd updates and steps that would break the state
         self.downlink = downlink  # a DownlinkMirror: pulls of known versions get compressed deltas
         self.version = 0
         self.last_lr = 0.0
@@ -113,12 +121,11 @@ class ParameterServer:
         return self.layout.unflatten(self.params)
 
     def apply(self, update: torch.Tensor, lr_scale: float = 1.0) -> int:
-        """One server step with an already aggregated update."""
+        """One server step with an already aggregated update; StepRefused (and nothing changed) when the
+        guard finds the update absurd or the step would make any state non-finite."""
         if update.numel() != self.numel:
             raise ValueError(f"update has {update.numel()} elements, the model has {self.numel}")
-        if not all_finite(update):
-            raise ValueError("aggregated update is not finite; the server step was skipped")
-        self.last_lr = self.optimizer.step(self.params, update, lr_scale)
+        self.last_lr = self.guard.step(self.optimizer, self.params, update, lr_scale)
         self.version += 1
         return self.version
 
@@ -139,12 +146,22 @@ class ParameterServer:
             self.coordinator = BoundedAsyncCoordinator(num_workers=max(worker_id + 1, 1), max_staleness=0)
         if math.isfinite(compute_seconds) and compute_seconds > 0:  # a worker's own report: ignore nonsense
             self.coordinator.record_compute(worker_id, compute_seconds)
+        values = update.values if isinstance(update, SparseUpdate) else update
+        reason = self.guard.check_update(values)
+        if reason is not None:  # refused before it can reach the aggregate, and counted under its reason
+            self.guard.refuse_update(worker_id, reason, values)
+            adm = self.coordinator.refuse(worker_id, reason, base_version, self.version, wire_bytes, now)
+            return SubmitResult(adm, None, self.version)
         adm = self.coordinator.offer(worker_id, update, base_version, self.version, n_samples, now, wire_bytes)
-        flushed = None
+        flushed, refused = None, None
         if adm.accepted and self.coordinator.ready():
             flushed = self.coordinator.flush()
-            self.apply(flushed.update, flushed.lr_scale)
-        return SubmitResult(adm, flushed, self.version)
+            try:
+                self.apply(flushed.update, flushed.lr_scale)
+            except StepRefused as exc:
+                log.warning("server step %d refused: %s", self.version + 1, exc)
+                flushed, refused = None, str(exc)
+        return SubmitResult(adm, flushed, self.version, refused)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = {"params": self.params, "version": torch.tensor([self.version], dtype=torch.int64)}

@@ -34,6 +34,7 @@ class LiveServer:
     port: int
     tokens: dict[int, str]
     layout: ParamLayout
+    service: ParameterServerService
 
     @property
     def target(self) -> str:
@@ -56,12 +57,18 @@ def live_server(tmp_path):
     def start(num_workers: int = 3, downlink: str | None = None, credentials=None, push_rate: float = 0.0,
               policy: LivenessPolicy | None = None, max_server_steps: int = 10_000, min_workers: int | None = 1,
               checkpoints=None, token_ids=None, uplink: str = "none", chunk_bytes: int = 4096, stream: bool = True,
+              limiter=None, rates=None, max_threads: int | None = None, numel: int | None = None,
               **coord_kw) -> LiveServer:
-        model = small_model()
-        layout = ParamLayout.from_module(model)
+        if numel is None:
+            model = small_model()
+            layout = ParamLayout.from_module(model)
+            initial = layout.flatten_module(model)
+        else:  # one flat tensor of this size: payloads larger than gRPC's flow-control windows
+            layout = ParamLayout([("w", (numel,))])
+            initial = torch.zeros(numel)
         coord = BoundedAsyncCoordinator(num_workers=num_workers, aggregator=make_aggregator("mean", f=0), **coord_kw)
-        ps = ParameterServer(initial_params=layout.flatten_module(model), layout=layout,
-                             optimizer=OptimizerConfig(name="sgd", lr=0.1), coordinator=coord)
+        ps = ParameterServer(initial_params=initial, layout=layout, optimizer=OptimizerConfig(name="sgd", lr=0.1),
+                             coordinator=coord)
         dl = DownlinkMirror(make_codec(downlink, layout=layout)) if downlink else None
         core = ServerCore(ps, make_decoder(layout), decode_sparse=make_sparse_decoder(layout),
                           decode_stream=make_stream_decoder(layout) if stream else None,
@@ -73,11 +80,13 @@ def live_server(tmp_path):
         service = ParameterServerService(core, Authenticator(store), run_config_json="{}",
                                          layout_sha256=layout_sha256(layout),
                                          uplink_codec=make_codec(uplink, layout=layout).spec,
-                                         downlink_codec=dl.codec.spec if dl else "", chunk_bytes=chunk_bytes)
-        server, port = start_server(service, "127.0.0.1", 0, credentials)
-        started.append(server)
-        return LiveServer(core, server, port, tokens, layout)
+                                         downlink_codec=dl.codec.spec if dl else "", chunk_bytes=chunk_bytes,
+                                         limiter=limiter, rates=rates)
+        server, port = start_server(service, "127.0.0.1", 0, credentials, max_threads=max_threads)
+        started.append((server, service))
+        return LiveServer(core, server, port, tokens, layout, service)
 
     yield start
-    for s in started:
-        s.stop(grace=None)
+    for server, service in started:
+        server.stop(grace=None)
+        service.close()

@@ -90,3 +90,20 @@ def test_a_worker_id_outside_the_run_is_refused(live_server):
         srv.client(2).register()
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "outside this run's workers 0..1" in str(
         info.value.details())
+
+
+def test_a_huge_finite_push_is_refused_and_reported_never_applied(live_server):
+    srv = live_server()
+    c = srv.client(0)
+    c.register()
+    c.pull()
+    before = srv.core.server.params.clone()
+    data = make_codec("none").encode(torch.full((srv.layout.numel,), 3e38)).to_bytes()
+    reply = c.push(data, base_version=0, n_samples=1)
+    assert not reply.accepted and reply.reason == "too_large" and not reply.stepped
+    assert torch.equal(srv.core.server.params, before)
+    status = json.loads(c.status())
+    assert status["guard"] == {"too_large": 1} and status["workers"][0]["rejected"] == {"too_large": 1}
+    ok = c.push(make_codec("none").encode(torch.full((srv.layout.numel,), 0.5)).to_bytes(), base_version=0,
+                n_samples=1)
+    assert ok.accepted and ok.stepped and torch.isfinite(srv.core.server.params).all()

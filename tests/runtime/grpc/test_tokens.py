@@ -45,3 +45,16 @@ def test_token_files_round_trip_and_bad_files_are_named(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"format": 1, "workers": {"x": {}}}))
     with pytest.raises(ConfigError, match="not a valid token file"):
         TokenStore.load(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(("field", "value"), [("salt", "zz-not-hex"), ("sha256", "abc"), ("sha256", "g" * 64)])
+def test_a_damaged_record_is_refused_when_the_file_is_read(tmp_path, field, value):
+    store = TokenStore(path=tmp_path / "tokens.json")
+    store.issue(0)
+    store.issue(1)
+    store.save()
+    data = json.loads((tmp_path / "tokens.json").read_text())
+    data["workers"]["1"][field] = value
+    (tmp_path / "tokens.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="the record of worker 1 is damaged"):
+        TokenStore.load(tmp_path / "tokens.json")

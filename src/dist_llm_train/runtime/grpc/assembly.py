@@ -61,6 +61,8 @@ def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, o
     from dist_llm_train.runtime.grpc.server_core import ServerCore
     from dist_llm_train.sync.downlink import DownlinkMirror
 
+    ck = cfg.checkpoint  # first: an unusable checkpoint directory is refused before the slow model build
+    manager = CheckpointManager(Path(ck.dir) if ck.dir else run_dir / "checkpoints", keep=ck.keep)
     torch.set_num_threads(cfg.runtime.torch_threads)
     torch.manual_seed(cfg.seed)
     built = _build_model(cfg)
@@ -80,8 +82,6 @@ def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, o
     downlink = None
     if cfg.compression.downlink != "none":
         downlink = DownlinkMirror(make_codec(cfg.compression.downlink, layout=layout, seed=cfg.seed + 17))
-    ck = cfg.checkpoint
-    manager = CheckpointManager(Path(ck.dir) if ck.dir else run_dir / "checkpoints", keep=ck.keep)
     resumed_from = None
     if resume:
         state = manager.load_into(parts.server, parts.coordinator)
@@ -99,6 +99,8 @@ def build_server_parts(cfg: RunConfig, run_dir: Path, *, resume: bool = False, o
         checkpoint_every_steps=ck.every_steps, checkpoint_every_seconds=ck.every_seconds,
         push_rate=rt.push_rate_limit, evaluate=evaluate_fn, eval_every=cfg.eval.every_steps, on_event=on_event,
     )
+    if resumed_from:
+        core.saved_version = parts.server.version  # nothing new to save until it steps
     down = canonical_spec(cfg.compression.downlink, layout) if downlink is not None else ""
     return ServerParts(core, layout, canonical_spec(cfg.compression.codec, layout), down, resumed_from)
 

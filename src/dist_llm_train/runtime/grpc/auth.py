@@ -2,9 +2,11 @@
 
 The credential travels as metadata (`authorization: Bearer <token>`, `x-dlt-worker-id: <id>`), so
 the same check guards every method. The id in a request body must equal the authenticated id, so
-one worker cannot speak for another. Refusals are logged with the peer address and end the call
-with UNAUTHENTICATED. The token file is re-read when it changes, so an operator can issue or
-revoke tokens without restarting the server.
+one worker cannot speak for another. Refusals end the call with UNAUTHENTICATED and are logged
+in aggregate with the caller's address (refusal_log.py: the first of each kind at once, the rest
+as one line per period); a caller that keeps failing is throttled (RESOURCE_EXHAUSTED), while a
+valid credential from the same address still passes. The token file is re-read when it changes, so
+an operator can issue or revoke tokens without restarting the server.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 
 import grpc
 
+from dist_llm_train.runtime.grpc.refusal_log import FailureThrottle, RefusalLog, peer_host
 from dist_llm_train.runtime.grpc.tokens import TokenStore
 from dist_llm_train.runtime.grpc.wire import MD_AUTH, MD_WORKER
 
@@ -23,9 +26,12 @@ log = logging.getLogger("dist_llm_train.grpc.auth")
 
 
 class Authenticator:
-    def __init__(self, store: TokenStore, reload_every: float = 1.0):
+    def __init__(self, store: TokenStore, reload_every: float = 1.0, refusals: RefusalLog | None = None,
+                 throttle: FailureThrottle | None = None):
         self.store = store
         self.reload_every = reload_every
+        self.refusals = refusals or RefusalLog(logging.getLogger("dist_llm_train.grpc.refusals"))
+        self.throttle = throttle or FailureThrottle()
         self._mtime = self._stat()
         self._checked = time.monotonic()
         self._lock = threading.Lock()
@@ -55,7 +61,12 @@ class Authenticator:
 
     def refuse(self, context: grpc.ServicerContext, why: str) -> None:
         self.refused += 1
-        log.warning("refused call from %s: %s", context.peer(), why)
+        caller = peer_host(context.peer())
+        if self.throttle.fail(caller):
+            self.refusals.refused(caller, "THROTTLED", why)
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"too many failed authentications from {caller}; wait before calling again ({why})")
+        self.refusals.refused(caller, "UNAUTHENTICATED", why)
         context.abort(grpc.StatusCode.UNAUTHENTICATED, why)
 
     def authenticate(self, context: grpc.ServicerContext, claimed: int | None = None) -> int:

@@ -25,7 +25,9 @@ import grpc
 from google.protobuf.message import DecodeError as DecodeProtoError
 
 from dist_llm_train import __version__
+from dist_llm_train.errors import DistLLMError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
+from dist_llm_train.runtime.grpc.connect_errors import explain, hopeless
 from dist_llm_train.runtime.grpc.replica import Replica, apply_delta, dense_from_bytes, receive_delta, receive_full
 from dist_llm_train.runtime.grpc.wire import (
     DEFAULT_CHUNK_BYTES,
@@ -54,8 +56,9 @@ class MustRegister(Exception):
     """The server does not know this worker in its current session (restart or drop)."""
 
 
-class ServerUnreachable(Exception):
-    """The server could not be reached for longer than the worker is willing to wait."""
+class ServerUnreachable(DistLLMError):
+    """The server could not be reached for longer than the worker is willing to wait, or a TLS
+    mismatch made reaching it impossible (the message names the likely cause and the fix)."""
 
 
 @dataclass
@@ -100,6 +103,8 @@ class WorkerClient:
             options.append(("grpc.ssl_target_name_override", server_name))
         self.channel = (grpc.secure_channel(target, credentials, options=options) if credentials is not None
                         else grpc.insecure_channel(target, options=options))
+        self.tls = credentials is not None
+        self.reached = False  # a call has succeeded: later transport failures are a server restarting
         self.session = ""
         self.bytes_pushed = 0  # envelopes the server answered with OK
         self._recv = bytearray()  # the pull receive buffer, grown when a payload needs more
@@ -122,21 +127,33 @@ class WorkerClient:
     def _retry(self, what: str, fn: Callable[[], object]):
         start = time.monotonic()
         delays = self.backoff.delays()
+        repeats, hinted = 0, False
         while True:
             try:
-                return fn()
+                out = fn()
+                self.reached = True
+                return out
             except grpc.RpcError as err:
                 code = err.code()
                 if code == grpc.StatusCode.ABORTED:
                     raise MustRegister(err.details()) from None
                 if code not in RETRYABLE:
                     raise
+                details = str(err.details() or "")[:300]
+                repeats += 1
+                hint = explain(details, self.tls, self.target)
+                if not self.reached and hopeless(details, self.tls, repeats):
+                    raise ServerUnreachable(f"{what}: cannot reach the server at {self.target}: {hint} "
+                                            f"({code.name}: {details})") from None
                 waited = time.monotonic() - start
                 if waited > self.backoff.give_up_after:
-                    raise ServerUnreachable(f"{what}: server {self.target} unreachable for {waited:.0f} s "
-                                            f"({code.name}: {err.details()})") from None
+                    raise ServerUnreachable(f"{what}: server {self.target} unreachable for {waited:.0f} s"
+                                            + (f": {hint}" if hint else "") + f" ({code.name}: {details})") from None
                 delay = next(delays)
-                log.info("%s: %s (%s); retrying in %.1f s", what, code.name, err.details(), delay)
+                if hint and not hinted and not self.reached:
+                    log.warning("%s: %s; retrying for up to %.0f s", what, hint, self.backoff.give_up_after)
+                    hinted = True
+                log.info("%s: %s (%s); retrying in %.1f s", what, code.name, details, delay)
                 time.sleep(delay)
 
     # -- calls -----------------------------------------------------------------------------------

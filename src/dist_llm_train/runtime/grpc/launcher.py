@@ -1,7 +1,7 @@
 """`--runtime local`: a real parameter server and N worker processes on loopback.
 
-LocalCluster starts and stops the processes it owns, by their handles only: on Ctrl-C, on an
-error, or at the end of training, every process it started is stopped (SIGTERM, then SIGKILL
+LocalCluster starts and stops the processes it owns, by their handles only: on Ctrl-C, SIGTERM
+(signals.py), on an error, or at the end of training, every process it started is stopped (SIGTERM, then SIGKILL
 after a grace period), so nothing is orphaned. Tests use the same class to kill and restart a
 worker or the server mid-run.
 """
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dist_llm_train.config import RunConfig
+from dist_llm_train.errors import RunFailed
 from dist_llm_train.metrics.event_log import read_events
 from dist_llm_train.runtime.grpc.tokens import TokenStore, write_token_file
 
@@ -135,7 +136,11 @@ class LocalCluster:
         self._stop(self.server, signal.SIGKILL)
 
     def stop(self) -> None:
-        """Stop every process this cluster started (workers first, then the server)."""
+        """Stop every process this cluster started (workers first, then the server): all workers are
+        signalled at once, so stopping N of them takes one grace period, not N."""
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         for proc in self.workers.values():
             self._stop(proc)
         self._stop(self.server)
@@ -201,10 +206,14 @@ def run_local(cfg: RunConfig, run_dir: str | Path | None = None, on_eval: Callab
               timeout: float | None = None):
     """Train with a real server and N worker processes on loopback; returns the RunResult."""
     from dist_llm_train.controller.run_result import RunResult
+    from dist_llm_train.runtime.grpc.run_dir import check_fresh
+    from dist_llm_train.runtime.grpc.signals import sigterm_unwinds
 
     run_dir = Path(run_dir) if run_dir else Path(cfg.out_dir) / cfg.name
+    check_fresh(run_dir, Path(cfg.checkpoint.dir) if cfg.checkpoint.dir else run_dir / "checkpoints", resume=False,
+                fix="pass another --out (a gRPC run resumes with `serve CONFIG --resume`)")
     t0 = time.time()
-    with LocalCluster(cfg, run_dir) as cluster:
+    with sigterm_unwinds(), LocalCluster(cfg, run_dir) as cluster:
         cluster.start()
 
         def relay(ev: dict) -> None:
@@ -214,7 +223,8 @@ def run_local(cfg: RunConfig, run_dir: str | Path | None = None, on_eval: Callab
         code = cluster.wait_server(timeout, relay)
         cluster.wait_workers(30.0)
         if code != 0:
-            raise RuntimeError(f"the parameter server exited with code {code}:\n" + cluster.tail("server.log"))
+            raise RunFailed(f"the parameter server exited with code {code} (its log: {cluster.logs / 'server.log'}):\n"
+                            + cluster.tail("server.log", 12))
         status = cluster.status()
     curve = [{k: v for k, v in p.items()} for p in status["curve"]]
     summary = {k: status[k] for k in ("flushes", "submitted", "accepted", "acceptance_rate", "bytes_up", "bytes_down",

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 import grpc
 import torch
 
+from dist_llm_train.errors import CheckpointError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 from dist_llm_train.runtime.grpc.buffers import ByteBuffers, Snapshots, TensorSlots
 from dist_llm_train.runtime.grpc.membership import LivenessPolicy, Membership
 from dist_llm_train.runtime.grpc.validation import PushLimits, RateLimiter, Rejected, max_push_bytes
+from dist_llm_train.sync.step_guard import StepRefused
 
 log = logging.getLogger("dist_llm_train.grpc.server")
 
@@ -90,6 +92,7 @@ class ServerCore:
         self.told_done: set[int] = set()  # workers that have heard that training is over
         self.bytes_received = 0
         self.refused: dict[str, int] = {}
+        self._refused_lock = threading.Lock()  # not the core's lock: a refusal must never wait for a step
         self.curve: list[dict] = []
         # reused payload buffers: what pushes are received into and decoded into, and the fp32
         # snapshots full pulls stream from (one copy per version, shared by every puller)
@@ -103,8 +106,13 @@ class ServerCore:
         self._ckpt_thread: threading.Thread | None = None
         self._eval_thread: threading.Thread | None = None
         self.last_checkpoint: str | None = None
-        if server.version >= max_server_steps:
-            self._set_state(pb.DONE, f"training finished at version {server.version}")
+        self.saved_version: int | None = None  # the version of the newest checkpoint written (or resumed from)
+        #: why the run must stop (a checkpoint that could not be written): the server process exits non-zero
+        self.failure: str | None = None
+        if server.version >= max_server_steps:  # resumed from a checkpoint at or past the end
+            with self.lock:
+                self._set_state(pb.DONE, f"training finished at version {server.version} (max_server_steps "
+                                         f"{max_server_steps}; raise it to train further)")
 
     # -- events and state ------------------------------------------------------------------------
     def emit(self, kind: str, **fields) -> None:
@@ -251,6 +259,8 @@ class ServerCore:
                       accepted=adm.accepted, reason=adm.reason, bytes=wire_bytes, loss=round(header.loss, 5))
             if stepped:
                 self._after_step(res.flushed)
+            elif res.refused_step is not None:
+                self.emit("step_refused", version=self.server.version, reason=res.refused_step)
             # the step's aggregate is a fresh vector (0.5 GB at 124M parameters) whose unmapping takes
             # ~15 ms: drop it here, inside the step's own time, not after its clock stopped
             del res
@@ -262,7 +272,12 @@ class ServerCore:
                                 step_seconds=time.perf_counter() - t0)
 
     def _step(self, flushed) -> None:
-        self.server.apply(flushed.update, flushed.lr_scale)
+        try:
+            self.server.apply(flushed.update, flushed.lr_scale)
+        except StepRefused as exc:  # the guard kept the state as it was; training goes on with the next updates
+            log.warning("server step %d refused: %s", self.server.version + 1, exc)
+            self.emit("step_refused", version=self.server.version, reason=str(exc))
+            return
         self._after_step(flushed)
 
     def _after_step(self, flushed) -> None:
@@ -293,10 +308,15 @@ class ServerCore:
                 self._start_checkpoint()
 
     def _start_checkpoint(self) -> None:
-        if self.checkpoints is None or (self._ckpt_thread is not None and self._ckpt_thread.is_alive()):
+        if self.checkpoints is None or self.failure is not None \
+                or (self._ckpt_thread is not None and self._ckpt_thread.is_alive()):
             return
         self._last_ckpt_time = self.clock()
-        snap = self.checkpoints.snapshot(self.server, self.coord, extra={"curve": self.curve[-50:]})
+        try:
+            snap = self.checkpoints.snapshot(self.server, self.coord, extra={"curve": self.curve[-50:]})
+        except CheckpointError as exc:
+            self._checkpoint_failed(exc)
+            return
         self._ckpt_thread = threading.Thread(target=self._write_checkpoint, args=(snap,), daemon=True,
                                              name="checkpoint")
         self._ckpt_thread.start()
@@ -304,10 +324,20 @@ class ServerCore:
     def _write_checkpoint(self, snap) -> None:
         try:
             path = self.checkpoints.write(snap)
-            self.last_checkpoint = str(path)
-            self.emit("checkpoint", version=snap.version, path=str(path))
-        except OSError as exc:
-            log.error("checkpoint at version %d failed: %s", snap.version, exc)
+        except CheckpointError as exc:
+            self._checkpoint_failed(exc)
+            return
+        self.last_checkpoint = str(path)
+        self.saved_version = snap.version
+        self.emit("checkpoint", version=snap.version, path=str(path))
+
+    def _checkpoint_failed(self, exc: Exception) -> None:
+        """A run whose state cannot be saved must not go on as if it were: record why, so the server
+        process stops training and exits non-zero (the last good checkpoint stays as it was)."""
+        if self.failure is None:
+            self.failure = str(exc)
+        log.error("%s", exc)
+        self.emit("checkpoint_failed", message=str(exc))
 
     def start_eval(self) -> None:
         with self.lock:
@@ -328,6 +358,10 @@ class ServerCore:
             self.curve.append(point)
         self.emit("eval", **point)
 
+    def count_refusal(self, code_name: str) -> None:
+        with self._refused_lock:
+            self.refused[code_name] = self.refused.get(code_name, 0) + 1
+
     def all_told_done(self) -> bool:
         with self.lock:
             return set(self.membership.members) <= self.told_done
@@ -339,9 +373,13 @@ class ServerCore:
                 t.join(timeout)
         if self.evaluate is not None and (not self.curve or self.curve[-1]["step"] != self.server.version):
             self._run_eval(self.server.params.clone(), self.server.version)
-        if self.checkpoints is not None:
+        if self.checkpoints is not None and self.failure is None and self.saved_version != self.server.version:
             with self.lock:
-                snap = self.checkpoints.snapshot(self.server, self.coord, extra={"curve": self.curve[-50:]})
+                try:
+                    snap = self.checkpoints.snapshot(self.server, self.coord, extra={"curve": self.curve[-50:]})
+                except CheckpointError as exc:
+                    self._checkpoint_failed(exc)
+                    return
             self._write_checkpoint(snap)
 
     def status(self) -> dict:
@@ -355,11 +393,17 @@ class ServerCore:
                 "active": sorted(self.coord.active),
                 "dropped": {str(k): v for k, v in self.membership.dropped.items()},
                 "bytes_received": self.bytes_received,
-                "refused": dict(self.refused),
+                "refused": self._refused_copy(),
                 "last_checkpoint": self.last_checkpoint,
+                "failure": self.failure,
+                "guard": dict(self.server.guard.refused),
                 "curve": list(self.curve),
                 **{k: v for k, v in summary.items() if k != "filtering"},
             }
+
+    def _refused_copy(self) -> dict[str, int]:
+        with self._refused_lock:
+            return dict(self.refused)
 
     def status_json(self) -> str:
         return json.dumps(self.status())

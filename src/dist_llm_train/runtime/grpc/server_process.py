@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from dist_llm_train.config import RunConfig
-from dist_llm_train.errors import ConfigError
+from dist_llm_train.errors import CheckpointError, ConfigError
 from dist_llm_train.runtime.grpc import ps_pb2 as pb
 
 log = logging.getLogger("dist_llm_train.grpc.server")
@@ -52,11 +52,14 @@ def run_server(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, hos
                announce=print) -> dict:
     from dist_llm_train.runtime.grpc.assembly import build_server_parts, layout_sha256
     from dist_llm_train.runtime.grpc.auth import Authenticator
+    from dist_llm_train.runtime.grpc.run_dir import check_fresh
     from dist_llm_train.runtime.grpc.service import ParameterServerService, start_server
     from dist_llm_train.runtime.grpc.tls import server_credentials
     from dist_llm_train.runtime.grpc.tokens import TokenStore
 
     run_dir = Path(run_dir)
+    check_fresh(run_dir, Path(cfg.checkpoint.dir) if cfg.checkpoint.dir else run_dir / "checkpoints", resume=resume,
+                fix="continue it with --resume, or start a new run with another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     rt = cfg.runtime
     token_path = Path(rt.token_file) if rt.token_file else run_dir / "tokens.json"
@@ -92,7 +95,7 @@ def run_server(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, hos
         last_print = 0.0
         while not stop.is_set():
             core.tick()
-            if core.state == pb.DONE:
+            if core.state == pb.DONE or core.failure is not None:
                 break
             if time.time() - last_print > 10:
                 last_print = time.time()
@@ -108,6 +111,7 @@ def run_server(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, hos
     finally:
         core.finish()
         server.stop(grace=1.0).wait(5)
+        service.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         events.close()
@@ -118,4 +122,6 @@ def run_server(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False, hos
     announce(f"stopped at version {core.server.version} ({pb.RunState.Name(core.state)}); "
              f"status in {run_dir / 'server_status.json'}")
     sys.stdout.flush()
+    if core.failure is not None:
+        raise CheckpointError(f"training stopped at version {core.server.version}: {core.failure}")
     return status

@@ -26,11 +26,42 @@ def _read(path: str | Path | None, what: str) -> bytes | None:
     return p.read_bytes()
 
 
+def check_pem(cert: bytes | None = None, key: bytes | None = None, *, cert_path="", key_path="") -> None:
+    """ConfigError unless `cert` holds PEM certificates and `key` a PEM private key that belongs to the
+    first of them. gRPC itself reports a bad file only as "Failed to bind to address", which sends an
+    operator looking at the port instead of the file."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    certs = []
+    if cert is not None:
+        try:
+            certs = x509.load_pem_x509_certificates(cert)
+        except ValueError as exc:
+            raise ConfigError(f"TLS certificate {str(cert_path)!r} is not a PEM certificate ({exc}); "
+                              "give the file `tokens certs` wrote (server.pem) or your CA issued") from None
+    if key is not None:
+        try:
+            private = serialization.load_pem_private_key(key, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"TLS private key {str(key_path)!r} is not an unencrypted PEM private key ({exc})") \
+                from None
+        if certs and certs[0].public_key().public_bytes(serialization.Encoding.DER,
+                                                        serialization.PublicFormat.SubjectPublicKeyInfo) \
+                != private.public_key().public_bytes(serialization.Encoding.DER,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo):
+            raise ConfigError(f"TLS private key {str(key_path)!r} does not belong to the certificate "
+                              f"{str(cert_path)!r}; give the key that was made with it")
+
+
 def server_credentials(cert: str | Path, key: str | Path,
                        client_ca: str | Path | None = None) -> grpc.ServerCredentials:
     """TLS with the server's certificate; with `client_ca`, every client must present a certificate it signed."""
     pair = (_read(key, "TLS private key"), _read(cert, "TLS certificate"))
     ca = _read(client_ca, "client CA")
+    check_pem(pair[1], pair[0], cert_path=cert, key_path=key)
+    if ca is not None:
+        check_pem(ca, cert_path=client_ca)
     return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=ca is not None)
 
 
@@ -39,8 +70,12 @@ def channel_credentials(ca: str | Path | None = None, cert: str | Path | None = 
     """Trust `ca` (or the system roots); present `cert`/`key` when the server asks for mutual TLS."""
     if (cert is None) != (key is None):
         raise ConfigError("a client certificate needs both --tls-cert and --tls-key")
-    return grpc.ssl_channel_credentials(root_certificates=_read(ca, "TLS CA"), private_key=_read(key, "TLS key"),
-                                        certificate_chain=_read(cert, "TLS certificate"))
+    roots, private, chain = _read(ca, "TLS CA"), _read(key, "TLS key"), _read(cert, "TLS certificate")
+    if roots is not None:
+        check_pem(roots, cert_path=ca)
+    if chain is not None:
+        check_pem(chain, private, cert_path=cert, key_path=key)
+    return grpc.ssl_channel_credentials(root_certificates=roots, private_key=private, certificate_chain=chain)
 
 
 @dataclass

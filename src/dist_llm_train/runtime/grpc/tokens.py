@@ -46,6 +46,19 @@ class TokenRecord:
         return hmac.compare_digest(_digest(bytes.fromhex(self.salt), token), self.sha256)
 
 
+def _check_record(rec: TokenRecord) -> None:
+    """A record that cannot verify any token (a salt that is not hex, a hash that is not 64 hex digits) is
+    refused when the file is read: loaded, it made every call of that worker fail with UNKNOWN."""
+    try:
+        bytes.fromhex(rec.salt)
+        ok = len(rec.sha256) == 64 and len(bytes.fromhex(rec.sha256)) == 32
+    except ValueError:
+        ok = False
+    if not ok or rec.worker_id < 0:
+        raise ValueError(f"the record of worker {rec.worker_id} is damaged (salt and sha256 must be hex, "
+                         "the sha256 64 digits)")
+
+
 class TokenStore:
     """The server side: {worker id: salted hash}, loaded from and saved to a JSON file."""
 
@@ -67,8 +80,9 @@ class TokenStore:
                 raise ConfigError(f"{path}: token file format {data.get('format')!r}, expected {FILE_FORMAT}")
             records = {}
             for wid, rec in data["workers"].items():
-                records[int(wid)] = TokenRecord(int(wid), str(rec["salt"]), str(rec["sha256"]),
-                                                float(rec.get("created", 0)))
+                record = TokenRecord(int(wid), str(rec["salt"]), str(rec["sha256"]), float(rec.get("created", 0)))
+                _check_record(record)
+                records[record.worker_id] = record
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}: not a valid token file ({exc}); recreate it with `tokens create`") from exc
         return cls(records, path)
