@@ -11,6 +11,8 @@ kept here.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 
 
@@ -23,10 +25,10 @@ class ScratchVectors:
     def __init__(self) -> None:
         self._vectors: dict[str, torch.Tensor] = {}
 
-    def get(self, name: str, numel: int) -> torch.Tensor:
+    def get(self, name: str, numel: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         v = self._vectors.get(name)
-        if v is None or v.numel() != numel:
-            v = self._vectors[name] = torch.empty(numel, dtype=torch.float32)
+        if v is None or v.numel() != numel or v.dtype != dtype:
+            v = self._vectors[name] = torch.empty(numel, dtype=dtype)
         return v
 
     def names(self) -> list[str]:
@@ -34,3 +36,10 @@ class ScratchVectors:
 
     def nbytes(self) -> int:
         return sum(v.numel() * v.element_size() for v in self._vectors.values())
+
+
+#: one pool for the selection scratch of every codec in this process (see compression/topk.py),
+#: used under PROCESS_SCRATCH_LOCK: the codecs of the simulator's workers, and the server's
+#: downlink codec, never need theirs at the same time
+PROCESS_SCRATCH = ScratchVectors()
+PROCESS_SCRATCH_LOCK = threading.Lock()

@@ -16,6 +16,9 @@ def register(sub) -> None:
     p.add_argument("--variant", dest="variant_names", action="append", default=[], metavar="NAME",
                    help="run only this variant of the suite (repeatable; implies --variants), "
                         "e.g. --variant diloco-powersgd")
+    p.add_argument("--reuse", action="store_true",
+                   help="read back runs already finished in the output directory with the same configuration "
+                        "instead of running them again (resume a suite that stopped part way)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--check-golden", action="store_true",
                    help="compare the final metrics with the stored golden results and fail if they drift")
@@ -40,7 +43,7 @@ def run(args) -> int:
         golden = "check" if args.check_golden else "update" if args.update_golden else None
         summary = run_suite(args.suite, args.preset, out, args.overrides, golden=golden,
                             with_variants=args.variants or bool(args.variant_names),
-                            variants=args.variant_names or None)
+                            variants=args.variant_names or None, reuse=args.reuse)
     print(f"report: {summary['report']}")
     failed = [c for c in summary.get("checklist", []) if not c["passed"]]
     from dist_llm_train.validation.report_tables import fmt_measured

@@ -59,10 +59,13 @@ def run_suite(
     log: Callable[[str], None] = print,
     golden: str | None = None,
     variants: list[str] | None = None,
+    reuse: bool = False,
 ) -> dict:
     """Run the suite and write its report. with_variants: also run the suite's variants, all of them
     or (variants) those named. golden: None, "check" (compare with the stored golden results) or
-    "update" (store this run's figures as the new golden results)."""
+    "update" (store this run's figures as the new golden results). reuse: a run whose directory
+    under `out` already holds a finished run of exactly this configuration is read back instead of
+    run again (a suite stopped part way, e.g. killed, resumes at its first unfinished run)."""
     suite = get_suite(name, preset)
     check_specs(suite.checks)  # a typo in a checklist fails now, not after hours of training
     for specs in suite.variant_checks.values():
@@ -78,6 +81,11 @@ def run_suite(
             cfg = stop_at_target(cfg, results["baseline"], suite)
         log(f"[{name}/{preset}] running {label}: {cfg.model.name}, {cfg.sync.mode}, codec {cfg.compression.codec}, "
             f"rule {cfg.aggregation.rule} f={cfg.aggregation.f}, budget {cfg.max_samples} samples")
+        done = finished_run(out / label, cfg) if reuse else None
+        if done is not None:
+            log(f"[{name}/{preset}] {label}: reusing the finished run in {out / label} (same configuration)")
+            results[label] = done
+            continue
         results[label] = MainController(cfg, run_dir=out / label).run()
         release_memory()  # the next run builds its own model and buffers: give this one's back first
         r = results[label]
@@ -123,3 +131,18 @@ def release_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def finished_run(run_dir: Path, cfg) -> RunResult | None:
+    """The RunResult in run_dir/summary.json when it is a finished run of exactly `cfg`, else None."""
+    import json
+
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        done = RunResult.load(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    same = json.loads(json.dumps(cfg.model_dump(mode="json"))) == done.config
+    return done if same else None
