@@ -95,3 +95,15 @@ def test_one_named_variant_runs_beside_the_baseline(tmp_path):
         "Uplink reduction >= 100x at perplexity within 5% of baseline"]
     assert (tmp_path / "powersgd4-fp16").is_dir() and not (tmp_path / "diloco").exists()
     assert summary["report"]
+
+
+def test_reuse_reads_back_finished_runs_of_the_same_configuration_only(tmp_path):
+    short = ["max_server_steps=2", "max_samples=40", "eval.every_steps=1", "eval.max_eval_tokens=128"]
+    first = run_suite("gpt2", "ci", tmp_path, short, log=lambda _: None)
+    lines: list[str] = []
+    again = run_suite("gpt2", "ci", tmp_path, short, log=lines.append, reuse=True)
+    assert sum("reusing the finished run" in line for line in lines) == 3  # baseline, experimental, sync reference
+    assert again["checklist"] == first["checklist"]
+    lines.clear()
+    run_suite("gpt2", "ci", tmp_path, [*short, "optimizer.lr=0.002"], log=lines.append, reuse=True)
+    assert not any("reusing" in line for line in lines)  # another configuration: every run is run again

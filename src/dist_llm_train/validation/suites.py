@@ -245,14 +245,17 @@ def gpt2_suite(preset: str) -> Suite:
 # -- bert-mlm -------------------------------------------------------------------------------------
 BERT_PRESETS = {
     # MiniLM-L6's pretrained encoder under a fresh MLM head (transform layer random, decoder tied to
-    # the word embeddings), fine-tuned on wiki with the bert-base-uncased WordPiece vocabulary
+    # the word embeddings), fine-tuned on wiki with the bert-base-uncased WordPiece vocabulary.
+    # Measured (baseline alone, 7 workers x 4 x 64 tokens, lr 3e-4, cosine over 150 steps, 2026-12-04):
+    # held-out MLM accuracy 0 / 6.6% / 9.9% / 14.4% at steps 0 / 25 / 50 / 75, still rising by about
+    # 4 points every 25 steps; 300 steps are sized to pass the 20% floor, not yet measured to the end.
     "quick": {
         "model": {"name": "minilm-mlm", "init": "pretrained"},
         "data": {"corpus": "wiki", "seq_len": 64, "batch_size": 4},
-        "optimizer": {"name": "adamw", "lr": 4e-4, "warmup_steps": 10, "schedule": "cosine"},
-        "eval": {"every_steps": 10, "max_eval_tokens": 8192},
-        "max_server_steps": 100,
-        "max_samples": 100 * 7 * 4,
+        "optimizer": {"name": "adamw", "lr": 3e-4, "warmup_steps": 10, "schedule": "cosine"},
+        "eval": {"every_steps": 50, "max_eval_tokens": 8192},
+        "max_server_steps": 300,
+        "max_samples": 300 * 7 * 4,
     },
     "full": {
         "model": {"name": "minilm-mlm", "init": "pretrained"},
