@@ -1,8 +1,6 @@
 """Checkpoints: exact round trip of server, optimizer, coordinator and RNG; keep-K; damaged ones skipped."""
 
-import contextlib
 import json
-import resource
 
 import pytest
 import torch
@@ -119,19 +117,8 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
         mgr.load_into(other)
 
 
-@contextlib.contextmanager
-def file_size_limit(nbytes: int):
-    """Make this process's writes past `nbytes` fail with a real EFBIG (Python ignores SIGXFSZ), as a
-    full disk fails them with ENOSPC."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
-
-def test_a_failed_write_leaves_no_partial_directory_and_names_the_last_good_one(tmp_path):
+def test_a_failed_write_leaves_no_partial_directory_and_names_the_last_good_one(tmp_path, file_size_limit):
     ps, coord = make_server()
     train(ps, 2)
     mgr = CheckpointManager(tmp_path, keep=3)

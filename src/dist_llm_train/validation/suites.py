@@ -80,6 +80,41 @@ def heterogeneous_lan(speeds: list[float] = HETEROGENEOUS_SPEEDS, bandwidth: flo
 ASYNC_BUFFER = 5
 
 
+#: The baseline of every suite: synchronous, uncompressed, plain mean (each suite adds its workers).
+SYNC_BASELINE = {"name": "baseline", "sync": {"mode": "sync"}, "compression": {"codec": "none"},
+                 "aggregation": {"rule": "mean", "f": 0}}
+
+#: The guide's full system (its Test 1), the experimental run of the gpt2 and finetune suites.
+FULL_SYSTEM = {
+    "name": "experimental",
+    # betas[0] = 0: the first moment moved in front of the aggregator (aggregation.momentum below).
+    # The baseline's lr: Adam's second moment now sees smoothed inputs, so its steps are larger for
+    # the same lr. Measured on the quick preset (eval loss at steps 10 / 15 / 20): 2x lr with
+    # betas[0] = 0 spiked to 15.6 at step 10; 2x with betas[0] = 0.9 reached 8.67 / 9.76 / 9.35;
+    # 1x with betas[0] = 0 8.73 / 8.66 / 8.52 (baseline 8.45 / - / 8.33). Without input momentum
+    # the ci cut had needed 2x (loss 8.97 at 1x, 8.33 at 2x, baseline 8.36).
+    "optimizer": {"betas": [0.0, 0.999]},
+    "sync": {"mode": "async", "adaptive_staleness": True, "max_staleness": 50, "adaptive_multiplier": 20,
+             "buffer_size": ASYNC_BUFFER},
+    "compression": {"codec": "topk:0.05", "error_feedback": True},
+    # Multi-Krum scores each worker's moving average of its inputs (beta 0.9), not one round's
+    # update: from step 13 of the ci cut the honest top-k updates of a round are nearly orthogonal
+    # (pairwise cosine 0.04-0.2), so the flipped one was as close to them as they were to each other
+    # and 2 of 20 rounds dropped an honest input instead (detection 90%, 2.5% false positives). On
+    # the averages honest cosines stay 0.43-0.83 and every round filters exactly the flipper.
+    # beta trades filtering against lag, measured on the quick preset (60 steps, 1 thread, perplexity
+    # vs the baseline's 2649; Byzantine inputs kept of 60): 0.5 -> 2650, 10 kept; 0.7 -> 2562, 5 kept;
+    # 0.8 -> 2686 (+1.4%), 0 kept; 0.9 -> 3168 (+19.6%), 0 kept. With 2 threads 0.8 gave +4.6% and
+    # 1 kept: the margin is that small.
+    "aggregation": {"rule": "multikrum", "f": 1, "momentum": 0.8},
+    # the fastest worker is the attacker: it reaches nearly every step, the strongest position (a
+    # slow attacker would sit out most steps, and Multi-Krum, which always sets f inputs aside,
+    # would then drop an honest one: measured with worker 3, 18 of 172 honest inputs filtered)
+    "byzantine": {"workers": [0], "attack": "sign_flip"},
+    "network": heterogeneous_lan(),
+}
+
+
 # -- gpt2: causal LM ------------------------------------------------------------------------------
 GPT2_PRESETS = {
     # a short deterministic cut of `quick`, rerun by CI against the stored golden results
@@ -120,41 +155,8 @@ GPT2_PRESETS = {
 
 def gpt2_suite(preset: str) -> Suite:
     common = _merge(GPT2_PRESETS[preset], {"seed": 0, "worker": {"clip_norm": 1.0}})
-    baseline = _merge(common, {
-        "name": "baseline",
-        "sync": {"mode": "sync"},
-        "compression": {"codec": "none"},
-        "aggregation": {"rule": "mean", "f": 0},
-        "network": {"preset": "lan", "num_workers": 5},
-    })
-    experimental = _merge(common, {
-        "name": "experimental",
-        # betas[0] = 0: the first moment moved in front of the aggregator (aggregation.momentum below).
-        # The baseline's lr: Adam's second moment now sees smoothed inputs, so its steps are larger for
-        # the same lr. Measured on the quick preset (eval loss at steps 10 / 15 / 20): 2x lr with
-        # betas[0] = 0 spiked to 15.6 at step 10; 2x with betas[0] = 0.9 reached 8.67 / 9.76 / 9.35;
-        # 1x with betas[0] = 0 8.73 / 8.66 / 8.52 (baseline 8.45 / - / 8.33). Without input momentum
-        # the ci cut had needed 2x (loss 8.97 at 1x, 8.33 at 2x, baseline 8.36).
-        "optimizer": {"betas": [0.0, 0.999]},
-        "sync": {"mode": "async", "adaptive_staleness": True, "max_staleness": 50, "adaptive_multiplier": 20,
-                 "buffer_size": ASYNC_BUFFER},
-        "compression": {"codec": "topk:0.05", "error_feedback": True},
-        # Multi-Krum scores each worker's moving average of its inputs (beta 0.9), not one round's
-        # update: from step 13 of the ci cut the honest top-k updates of a round are nearly orthogonal
-        # (pairwise cosine 0.04-0.2), so the flipped one was as close to them as they were to each other
-        # and 2 of 20 rounds dropped an honest input instead (detection 90%, 2.5% false positives). On
-        # the averages honest cosines stay 0.43-0.83 and every round filters exactly the flipper.
-        # beta trades filtering against lag, measured on the quick preset (60 steps, 1 thread, perplexity
-        # vs the baseline's 2649; Byzantine inputs kept of 60): 0.5 -> 2650, 10 kept; 0.7 -> 2562, 5 kept;
-        # 0.8 -> 2686 (+1.4%), 0 kept; 0.9 -> 3168 (+19.6%), 0 kept. With 2 threads 0.8 gave +4.6% and
-        # 1 kept: the margin is that small.
-        "aggregation": {"rule": "multikrum", "f": 1, "momentum": 0.8},
-        # the fastest worker is the attacker: it reaches nearly every step, the strongest position (a
-        # slow attacker would sit out most steps, and Multi-Krum, which always sets f inputs aside,
-        # would then drop an honest one: measured with worker 3, 18 of 172 honest inputs filtered)
-        "byzantine": {"workers": [0], "attack": "sign_flip"},
-        "network": heterogeneous_lan(),
-    })
+    baseline = _merge(common, SYNC_BASELINE, {"network": {"preset": "lan", "num_workers": 5}})
+    experimental = _merge(common, FULL_SYSTEM)
     checks = [
         {"item": "perplexity_within", "threshold": 0.10},
         {"item": "no_divergence"},
@@ -282,10 +284,7 @@ BERT_SPEEDS = [0.05, 0.042, 0.035, 0.03, 0.025, 0.021, 0.018, 0.015, 0.012, 0.01
 
 def bert_suite(preset: str) -> Suite:
     common = _merge(BERT_PRESETS[preset], {"seed": 0, "worker": {"clip_norm": 1.0}})
-    baseline = _merge(common, {
-        "name": "baseline", "sync": {"mode": "sync"}, "compression": {"codec": "none"},
-        "aggregation": {"rule": "mean", "f": 0}, "network": {"preset": "lan", "num_workers": 7},
-    })
+    baseline = _merge(common, SYNC_BASELINE, {"network": {"preset": "lan", "num_workers": 7}})
     experimental = _merge(common, {
         "name": "experimental",
         "sync": {"mode": "async", "adaptive_staleness": True, "max_staleness": 50, "buffer_size": 7},
@@ -333,10 +332,7 @@ WAN_PRESETS = {
 
 def wan_suite(preset: str) -> Suite:
     common = _merge(WAN_PRESETS[preset], {"seed": 0, "worker": {"clip_norm": 1.0}})
-    baseline = _merge(common, {
-        "name": "lan-baseline", "sync": {"mode": "sync"}, "compression": {"codec": "none"},
-        "aggregation": {"rule": "mean", "f": 0}, "network": {"preset": "lan", "num_workers": 16},
-    })
+    baseline = _merge(common, SYNC_BASELINE, {"name": "lan-baseline", "network": {"preset": "lan", "num_workers": 16}})
     experimental = _merge(common, {
         "name": "multi-region",
         "sync": {"mode": "async", "adaptive_staleness": True, "max_staleness": 200, "adaptive_multiplier": 20,
@@ -391,21 +387,8 @@ def finetune_suite(preset: str) -> Suite:
     not wait for the slow ones), adaptive staleness, top-k 5% with error feedback, Multi-Krum f = 1
     with one sign-flipping worker."""
     common = _merge(FINETUNE_PRESETS[preset], {"seed": 0, "worker": {"clip_norm": 1.0}})
-    baseline = _merge(common, {
-        "name": "baseline", "sync": {"mode": "sync"}, "compression": {"codec": "none"},
-        "aggregation": {"rule": "mean", "f": 0}, "network": {"preset": "lan", "num_workers": 5},
-    })
-    experimental = _merge(common, {
-        "name": "experimental",
-        # as in the gpt2 suite: the first moment moved in front of the aggregator (aggregation.momentum)
-        "optimizer": {"betas": [0.0, 0.999]},
-        "sync": {"mode": "async", "adaptive_staleness": True, "max_staleness": 50, "adaptive_multiplier": 20,
-                 "buffer_size": ASYNC_BUFFER},
-        "compression": {"codec": "topk:0.05", "error_feedback": True},
-        "aggregation": {"rule": "multikrum", "f": 1, "momentum": 0.8},
-        "byzantine": {"workers": [0], "attack": "sign_flip"},  # the fastest worker, as in the gpt2 suite
-        "network": heterogeneous_lan(),
-    })
+    baseline = _merge(common, SYNC_BASELINE, {"network": {"preset": "lan", "num_workers": 5}})
+    experimental = _merge(common, FULL_SYSTEM)
     checks = [
         {"item": "baseline_improves", "threshold": 0.10},
         {"item": "perplexity_within", "threshold": 0.10},

@@ -3,9 +3,6 @@ cannot be written stopping the run instead of training on unsaved."""
 
 from __future__ import annotations
 
-import contextlib
-import resource
-
 import torch
 
 from dist_llm_train.checkpoint import CheckpointManager
@@ -39,17 +36,8 @@ def test_a_core_resumed_at_max_server_steps_is_done_at_once():
     assert not reply.accepted and reply.reason == "finished" and core.server.version == 10
 
 
-@contextlib.contextmanager
-def file_size_limit(nbytes: int):
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
-
-def test_a_checkpoint_that_cannot_be_written_stops_the_run(tmp_path):
+def test_a_checkpoint_that_cannot_be_written_stops_the_run(tmp_path, file_size_limit):
     events = []
     core = make_core(checkpoints=CheckpointManager(tmp_path, keep=2), checkpoint_every_steps=1,
                      on_event=events.append)
